@@ -1,0 +1,86 @@
+"""Reading audio: soundfile decode, downmix, resample, crop/pad, safe paths.
+
+Every failure becomes an ``AudioError`` that names the file and the problem, so a stage that
+reads many files can count and report it instead of crashing deep in a stack trace.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+
+class AudioError(Exception):
+    """A recording that cannot be used; ``reason`` is a short category for the skip report."""
+
+    def __init__(self, path, reason: str, detail: str = ""):
+        self.path, self.reason, self.detail = str(path), reason, detail
+        super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+def resolve_audio_path(root, filename) -> Path:
+    """``root/filename``, refusing absolute paths and paths that leave ``root`` (``..``)."""
+    root = Path(root).resolve()
+    rel = Path(str(filename))
+    if rel.is_absolute() or ".." in rel.parts:
+        raise AudioError(filename, "unsafe path", f"must be relative inside {root}")
+    path = (root / rel).resolve()
+    if root not in path.parents:
+        raise AudioError(filename, "unsafe path", f"resolves outside {root}")
+    return path
+
+
+def audio_info(path) -> tuple[int, float]:
+    """(sample rate, duration in seconds) from the file header, without decoding."""
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types; all mean "unreadable header"
+        raise AudioError(path, "unreadable", f"{type(exc).__name__}: {exc}") from exc
+    return info.samplerate, info.frames / info.samplerate if info.samplerate else 0.0
+
+
+def load_audio(path, sample_rate: int) -> np.ndarray:
+    """Decode ``path`` to mono float32 at ``sample_rate``; non-finite samples become 0."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(path, "missing file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file", "0 bytes")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # LibsndfileError, RuntimeError, TypeError on broken streams
+        raise AudioError(path, "undecodable", f"{type(exc).__name__}: {exc}") from exc
+    if data.shape[0] == 0:
+        raise AudioError(path, "no samples")
+    wave = data.mean(axis=1)
+    wave = np.nan_to_num(wave, nan=0.0, posinf=0.0, neginf=0.0)
+    return resample(wave, sr, sample_rate)
+
+
+def resample(wave: np.ndarray, orig_sr: int, sample_rate: int) -> np.ndarray:
+    if orig_sr == sample_rate:
+        return np.ascontiguousarray(wave, dtype=np.float32)
+    out = AF.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), orig_sr, sample_rate)
+    return out.numpy()
+
+
+def crop_or_pad(wave: np.ndarray, length: int, start: int | None = 0, rng=None) -> np.ndarray:
+    """Exactly ``length`` samples: zero-pad at the end, or crop at ``start``.
+
+    ``start=None`` picks a random start with ``rng`` (a ``numpy.random.Generator``).
+    """
+    if len(wave) <= length:
+        return np.pad(wave, (0, length - len(wave))).astype(np.float32, copy=False)
+    if start is None:
+        start = int((rng or np.random.default_rng()).integers(0, len(wave) - length + 1))
+    start = int(min(max(start, 0), len(wave) - length))
+    return wave[start:start + length]
+
+
+def frame_windows(wave: np.ndarray, length: int) -> np.ndarray:
+    """Split into consecutive windows of ``length``, zero-padding the last partial one."""
+    n = max(1, -(-len(wave) // length))
+    return np.pad(wave, (0, n * length - len(wave))).reshape(n, length)

@@ -1,0 +1,89 @@
+"""Waveform in, scores out: the log-mel front end inside a timm classifier, and checkpoints.
+
+A checkpoint carries its input contract (classes in order, audio and mel settings, model name,
+normalisation, loss, config) and loads with ``torch.load(weights_only=True)``, which refuses
+pickled code.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from .features import MelFrontEnd, normalize_db, to_image
+
+NORMALISATION = "per-example min-max of dB log-mel to [0, 1]"
+
+
+class BirdModel(nn.Module):
+    """``forward(wave [B, samples]) -> logits [B, classes]``.
+
+    ``image(wave)`` is the normalised log-mel as an image ``[B, in_chans, n_mels, frames]``;
+    training on cached spectrograms calls ``backbone`` on such images directly.
+    """
+
+    def __init__(self, model_name, num_classes, mel: dict, in_chans=3, pretrained=False,
+                 pretrained_path="", drop_rate=0.0):
+        super().__init__()
+        self.in_chans = in_chans
+        self.frontend = MelFrontEnd(**mel)
+        kwargs = {"pretrained_cfg_overlay": dict(file=pretrained_path)} if pretrained_path else {}
+        self.backbone = timm.create_model(model_name, pretrained=pretrained or bool(pretrained_path),
+                                          num_classes=num_classes, in_chans=in_chans,
+                                          drop_rate=drop_rate, **kwargs)
+
+    def image(self, wave: torch.Tensor) -> torch.Tensor:
+        return to_image(normalize_db(self.frontend(wave)), self.in_chans)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.image(wave))
+
+
+def build_model(cfg, classes) -> BirdModel:
+    return BirdModel(cfg.model_name, len(classes), cfg.mel_settings(), cfg.in_chans,
+                     cfg.pretrained, cfg.pretrained_path, cfg.drop_rate)
+
+
+def make_contract(cfg, classes) -> dict:
+    return {"classes": list(classes), "model_name": cfg.model_name, "in_chans": cfg.in_chans,
+            "mel": cfg.mel_settings(), "normalisation": NORMALISATION, "loss": cfg.loss,
+            "config": cfg.to_dict()}
+
+
+def save_checkpoint(path, model, contract, **state) -> Path:
+    """Atomic write: a half-written checkpoint is never taken for a finished one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"state_dict": model.state_dict(), "contract": contract, **state}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def load_checkpoint(path) -> dict:
+    """Load safely (no pickled code runs); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for crafted pickles, RuntimeError for corrupt zips
+        raise CheckpointError(f"refusing to load {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "contract" not in ckpt:
+        raise CheckpointError(f"{path} is not a birdkit checkpoint (no state_dict/contract)")
+    return ckpt
+
+
+def model_from_checkpoint(path) -> tuple[BirdModel, dict]:
+    ckpt = load_checkpoint(path)
+    c = ckpt["contract"]
+    model = BirdModel(c["model_name"], len(c["classes"]), c["mel"], c["in_chans"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval(), c

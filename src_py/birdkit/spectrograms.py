@@ -1,0 +1,138 @@
+"""Spectrogram generation (seed cell 4): one PNG and one float16 dB cache per recording.
+
+Parallel over cores, resumable (finished files are skipped; each file is written atomically,
+so a half-written file never counts as done), every failure reported with its error.
+"""
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .audio import AudioError, frame_windows, load_audio
+from .features import MelFrontEnd, to_uint8_image
+
+REPORT_NAME = "failures.csv"
+SUMMARY_NAME = "summary.json"
+
+
+def select_segment(wave: np.ndarray, window: int, policy: str, max_windows: int) -> np.ndarray:
+    """The audio to cache: the first window, the first ``max_windows`` windows, or the loudest."""
+    windows = frame_windows(wave, window)
+    if policy == "first":
+        return windows[0]
+    if policy == "windows":
+        return windows[:max_windows].reshape(-1)
+    if policy == "loudest":
+        return windows[int(np.argmax((windows ** 2).mean(axis=1)))]
+    raise ValueError(f"unknown crop policy {policy!r}")
+
+
+def output_paths(out_dir, primary_label, filename) -> tuple[Path, Path]:
+    base = Path(out_dir) / str(primary_label) / Path(str(filename)).stem
+    return base.with_suffix(".npy"), base.with_suffix(".png")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def encode_npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+_STATE = {}
+
+
+def _init_worker(mel: dict, policy: str, max_windows: int, write_png: bool):
+    torch.set_num_threads(1)
+    _STATE.update(frontend=MelFrontEnd(**mel).eval(), mel=mel, policy=policy,
+                  max_windows=max_windows, write_png=write_png)
+
+
+def _process(job):
+    """Worker: one recording -> (index, None) or (index, (reason, detail))."""
+    index, path, npy_path, png_path = job
+    s = _STATE
+    try:
+        wave = load_audio(path, s["mel"]["sample_rate"])
+        window = int(round(s["mel"]["sample_rate"] * s["mel"]["window_seconds"]))
+        segment = select_segment(wave, window, s["policy"], s["max_windows"])
+        with torch.no_grad():
+            db = s["frontend"](torch.from_numpy(segment)[None])[0].numpy()
+        npy_path.parent.mkdir(parents=True, exist_ok=True)
+        if s["write_png"]:
+            ok, png = cv2.imencode(".png", to_uint8_image(db))
+            atomic_write(png_path, png.tobytes())
+        atomic_write(npy_path, encode_npy(db.astype(np.float16)))
+        return index, None
+    except AudioError as exc:
+        return index, (exc.reason, exc.detail)
+    except Exception as exc:  # report any other failure for this file; the run goes on
+        return index, (type(exc).__name__, str(exc))
+
+
+def is_done(npy_path: Path, png_path: Path, write_png: bool) -> bool:
+    return npy_path.is_file() and (png_path.is_file() or not write_png)
+
+
+def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
+    """Write ``<cache>/<label>/<stem>.{npy,png}`` for every row of ``df``; return the totals."""
+    out = cfg.cache_path
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    jobs, done = [], 0
+    for i, row in enumerate(df.itertuples(index=False)):
+        npy_path, png_path = output_paths(out, row.primary_label, row.filename)
+        if is_done(npy_path, png_path, cfg.write_png):
+            done += 1
+        else:
+            jobs.append((i, row.path, npy_path, png_path))
+    failures = _run_jobs(jobs, cfg, progress)
+    report = pd.DataFrame([{"filename": df.iloc[i]["filename"], "path": df.iloc[i]["path"],
+                            "reason": r, "error": d} for i, (r, d) in failures],
+                          columns=["filename", "path", "reason", "error"])
+    report.to_csv(out / REPORT_NAME, index=False)
+    seconds = time.perf_counter() - started
+    summary = {"rows": len(df), "already_done": done, "written": len(jobs) - len(failures),
+               "failed": len(failures), "failed_by_reason": dict(Counter(r for _, (r, _) in failures)),
+               "species_folders": sum(1 for p in out.iterdir() if p.is_dir()),
+               "seconds": round(seconds, 2),
+               "files_per_second": round(len(jobs) / seconds, 2) if jobs else None}
+    (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _run_jobs(jobs, cfg, progress):
+    workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(jobs)))
+    init = (cfg.mel_settings(), cfg.crop_policy, cfg.max_windows, cfg.write_png)
+    failures = []
+    if workers == 1:
+        _init_worker(*init)
+        results = map(_process, jobs)
+        return [(i, err) for i, err in tqdm(results, total=len(jobs), disable=not progress) if err]
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init) as pool:
+        results = pool.imap_unordered(_process, jobs, chunksize=4)
+        for i, err in tqdm(results, total=len(jobs), disable=not progress, desc="spectrograms"):
+            if err:
+                failures.append((i, err))
+    return failures
+
+
+def load_cached(npy_path) -> np.ndarray:
+    """A cached dB log-mel ``[n_mels, frames]`` as float32."""
+    return np.load(npy_path).astype(np.float32)

@@ -1,0 +1,76 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from birdkit.backends import make_backend
+from birdkit.config import Config
+from birdkit.models import CheckpointError, build_model, load_checkpoint, make_contract, model_from_checkpoint, save_checkpoint
+
+CLASSES = ["1139490", "amekes", "bkcdon"]
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return Config(model_name="test_efficientnet", n_mels=64, n_fft=1024, in_chans=3)
+
+
+@pytest.mark.parametrize("name,in_chans", [("test_efficientnet", 3), ("test_efficientnet", 1),
+                                           ("mobilenetv3_small_100", 1)])
+def test_model_shapes_and_no_nan(name, in_chans):
+    cfg = Config(model_name=name, n_mels=64, n_fft=1024, in_chans=in_chans)
+    model = build_model(cfg, CLASSES).eval()
+    wave = torch.randn(2, cfg.window_samples)
+    assert model.image(wave).shape == (2, in_chans, 64, cfg.n_frames)
+    out = model(torch.cat([wave, torch.zeros(1, cfg.window_samples)]))  # digital silence too
+    assert out.shape == (3, 3) and torch.isfinite(out).all()
+
+
+def test_seed_shape_is_3x128x313():
+    cfg = Config(model_name="test_efficientnet")
+    model = build_model(cfg, CLASSES)
+    assert model.image(torch.zeros(1, cfg.window_samples)).shape == (1, 3, 128, 313)
+
+
+def test_checkpoint_round_trip_carries_contract(tmp_path, cfg):
+    model = build_model(cfg, CLASSES).eval()
+    path = save_checkpoint(tmp_path / "m.pth", model, make_contract(cfg, CLASSES), epoch=3)
+    loaded, contract = model_from_checkpoint(path)
+    assert contract["classes"] == CLASSES and contract["mel"]["n_mels"] == 64
+    assert contract["model_name"] == "test_efficientnet" and contract["config"]["seed"] == cfg.seed
+    wave = torch.randn(2, cfg.window_samples)
+    with torch.no_grad():
+        assert torch.allclose(model(wave), loaded(wave))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+class Exploit:
+    def __reduce__(self):
+        return (print, ("pwned: code ran while unpickling",))
+
+
+def test_crafted_pickle_is_refused(tmp_path, capsys):
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {}, "contract": Exploit()}, path)
+    with pytest.raises(CheckpointError, match="refusing to load .*evil.pth"):
+        load_checkpoint(path)
+    assert "pwned" not in capsys.readouterr().out
+    raw = tmp_path / "raw.pth"
+    raw.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(CheckpointError, match="refusing"):
+        load_checkpoint(raw)
+
+
+def test_backends_equal_torch(tmp_path, cfg):
+    torch.manual_seed(0)
+    model = build_model(cfg, CLASSES).eval()
+    for p in model.backbone.parameters():   # give the random head real spread
+        p.data.normal_(0, 0.2)
+    waves = np.random.default_rng(0).normal(0, 0.1, (5, cfg.window_samples)).astype(np.float32)
+    ref = make_backend(model, "torch", cfg.window_samples, tmp_path)(waves)
+    assert np.abs(ref).max() > 1e-2
+    for name in ("onnxruntime", "openvino"):
+        out = make_backend(model, name, cfg.window_samples, tmp_path)(waves)
+        assert out.shape == ref.shape
+        np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
