@@ -13,7 +13,7 @@ SOLUTION ?=
 NAME ?=
 RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME))
 
-.PHONY: venv sync check demo demo-data run smoke test bench push push-status pull-output clean
+.PHONY: venv sync check demo demo-data run smoke test bench push push-status pull-output push-wheels clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt
@@ -49,3 +49,27 @@ test: venv  ## the test suite
 
 clean:
 	rm -rf runs build staging
+
+# ---- Kaggle: make push [DRY_RUN=1] [KERNELS=train,infer|all] [STAGING=dir] (birdkit.kaggle_push) ----
+# Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/kaggle.json, KAGGLE_USERNAME/KAGGLE_KEY);
+# nothing here reads or prints them.
+STAGING ?= staging
+DRY_RUN ?=
+KERNELS ?=
+PULL_DIR ?= runs/kaggle
+PUSH_ARGS = --staging $(STAGING) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(KERNELS),--kernels $(KERNELS))
+
+push: venv  ## stage + validate + push code dataset and kernels (DRY_RUN=1: print the commands, no network)
+	$(PY) -m birdkit.kaggle_push push $(PUSH_ARGS)
+
+push-status: venv  ## kaggle kernels status of the pushed kernels
+	$(PY) -m birdkit.kaggle_push status $(PUSH_ARGS)
+
+pull-output: venv  ## kaggle kernels output of each kernel into $(PULL_DIR)/<slug>/
+	$(PY) -m birdkit.kaggle_push pull-output $(PUSH_ARGS) --out $(PULL_DIR)
+
+push-wheels: venv  ## download the pinned wheels (openvino) for Kaggle's Python and push the wheels dataset
+	$(PY) -m birdkit.kaggle_push push-wheels $(PUSH_ARGS)
+
+bench: venv  ## CPU inference benchmark: ms per 5-s window per model and backend (runs/bench/bench.md)
+	$(PY) -m birdkit.bench --out runs/bench

@@ -40,7 +40,7 @@ except ImportError:  # Kaggle: the code dataset is mounted somewhere under /kagg
     import birdkit
 
 from birdkit import plots, session
-from birdkit.data import cached_rows
+from birdkit.data import cached_rows, readable_rows
 from birdkit.split import split_table
 from birdkit.train import Trainer
 
@@ -50,6 +50,9 @@ train = tables.train
 if cfg.data_source == "cache":
     train, missing = cached_rows(train, cfg)
     session.write_skips(cfg.run_dir, "train_uncached", missing)
+else:
+    train, unreadable = readable_rows(train)
+    session.write_skips(cfg.run_dir, "train_unreadable", unreadable)
 
 # %% [markdown]
 # ## Split: stratified folds; species with one or two recordings always train

@@ -5,7 +5,7 @@
 # window gets a probability for every label; `submission.csv` has one row per window
 # (`row_id` = `<file stem>_<end second>`) and exactly `sample_submission.csv`'s label columns
 # in its order. The backend is a parameter: `torch` eager, `onnxruntime` or `openvino`
-# (exported with the mel front end inside: waveform in, scores out). Several checkpoints are
+# (exported from the model; the log-mel front end runs in torch unless `frontend_in_graph`). Several checkpoints are
 # averaged. The seed's view (`filename, predicted_species, confidence`) is written too, as
 # `submission_seed_view.csv`. When `test_soundscapes/` is empty (the public Kaggle data) a few
 # train soundscapes are predicted as a dry run, and the notebook says so.
@@ -42,7 +42,7 @@ from birdkit.paths import find_checkpoints
 
 cfg, comp = session.start(globals(), "inference")
 paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input)
-ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads)
+ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph)
 sample_submission = pd.read_csv(comp / "sample_submission.csv")
 files, dry_run = choose_soundscapes(comp, cfg.dry_run_soundscapes, cfg.max_test_files)
 print(f"{len(paths)} checkpoint(s), backend {ensemble.backends[0].name}, {len(files)} soundscapes")
@@ -74,6 +74,8 @@ plots.save(fig, cfg.run_dir, "confidence")
 
 # %%
 if cfg.solution_path and not dry_run:
-    score = score_submission(result.submission, pd.read_csv(cfg.solution_path))
+    partial = bool(cfg.max_test_files)
+    score = score_submission(result.submission, pd.read_csv(cfg.solution_path), submitted_files_only=partial)
     (cfg.run_path / "score.txt").write_text(f"{score:.6f}\n")
-    print(f"competition metric (macro ROC-AUC) against {cfg.solution_path}: {score:.4f}")
+    print(f"competition metric (macro ROC-AUC) against {cfg.solution_path}: {score:.4f}"
+          + (f" (on the {len(files)} files predicted: max_test_files)" if partial else ""))

@@ -71,6 +71,10 @@ def test_backends_equal_torch(tmp_path, cfg):
     ref = make_backend(model, "torch", cfg.window_samples, tmp_path)(waves)
     assert np.abs(ref).max() > 1e-2
     for name in ("onnxruntime", "openvino"):
-        out = make_backend(model, name, cfg.window_samples, tmp_path)(waves)
-        assert out.shape == ref.shape
-        np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+        for in_graph in (False, True):   # classifier graph, and the whole waveform-in graph
+            backend = make_backend(model, name, cfg.window_samples, tmp_path / f"{name}{in_graph}",
+                                   frontend_in_graph=in_graph)
+            assert backend.name == name
+            out = backend(waves)
+            assert out.shape == ref.shape
+            np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)

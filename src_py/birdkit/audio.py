@@ -43,7 +43,11 @@ def audio_info(path) -> tuple[int, float]:
 
 
 def load_audio(path, sample_rate: int) -> np.ndarray:
-    """Decode ``path`` to mono float32 at ``sample_rate``; non-finite samples become 0."""
+    """Decode ``path`` to mono float32 at ``sample_rate``; non-finite samples become 0.
+
+    Samples beyond full scale are clipped to +-1: a corrupt float file can hold values like 1e30,
+    whose power overflows float32 in the mel front end and turns the whole spectrogram into NaN.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(path, "missing file")
@@ -56,7 +60,7 @@ def load_audio(path, sample_rate: int) -> np.ndarray:
     if data.shape[0] == 0:
         raise AudioError(path, "no samples")
     wave = data.mean(axis=1)
-    wave = np.nan_to_num(wave, nan=0.0, posinf=0.0, neginf=0.0)
+    wave = np.clip(np.nan_to_num(wave, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
     return resample(wave, sr, sample_rate)
 
 

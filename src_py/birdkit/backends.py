@@ -1,8 +1,11 @@
 """CPU backends for a ``BirdModel``: torch eager, ONNX Runtime, OpenVINO.
 
-All take waveforms ``[N, samples]`` (float32) and return logits ``[N, classes]``; the mel front
-end is inside the exported graph. A backend whose package is missing falls back to torch, and
-says so.
+Every backend takes waveforms ``[N, samples]`` (float32) and returns logits ``[N, classes]``.
+For ONNX Runtime and OpenVINO the graph is exported from the model itself. By default the
+compiled graph is the classifier (images in) and the log-mel front end runs in torch, whose
+FFT is several times faster than the STFT operator of either runtime; ``frontend_in_graph``
+compiles the whole waveform-in graph instead (one file to ship, slower). A backend whose
+package is missing falls back to torch, and says so.
 """
 from __future__ import annotations
 
@@ -12,6 +15,59 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    """The model after its front end: normalised images -> logits."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image):
+        return self.model.classify(image)
+
+
+def export_onnx(module: nn.Module, example: torch.Tensor, path, input_name="input") -> Path:
+    """ONNX graph of ``module`` with a dynamic batch axis (torch's dynamo exporter)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), (example,), str(path), dynamo=True, opset_version=18,
+                          input_names=[input_name], output_names=["logits"],
+                          dynamic_shapes={list(_forward_args(module))[0]: {0: batch}}, verbose=False)
+    return path
+
+
+def _forward_args(module):
+    import inspect
+    return inspect.signature(module.forward).parameters
+
+
+def compile_module(module: nn.Module, example: torch.Tensor, name: str, work_dir, threads=0):
+    """A numpy -> numpy callable running ``module`` on ONNX Runtime or OpenVINO."""
+    if name == "onnxruntime":
+        import onnxruntime as ort
+        path = export_onnx(module, example, Path(work_dir) / f"{type(module).__name__.lower()}.onnx")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {input_name: x})[0]
+    import openvino as ov
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ov_model = ov.convert_model(module.eval(), example_input=example,
+                                    input=[ov.PartialShape([-1, *example.shape[1:]])])
+    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    compiled = ov.Core().compile_model(ov_model, "CPU", config)
+    return lambda x: compiled(x)[0]
 
 
 class TorchBackend:
@@ -25,65 +81,37 @@ class TorchBackend:
         return self.model(torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32))).numpy()
 
 
-def export_onnx(model, path, window_samples: int) -> Path:
-    """Waveform-in ONNX graph with a dynamic batch axis (torch's dynamo exporter)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2, window_samples)
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (example,), str(path), dynamo=True, opset_version=18,
-                          input_names=["wave"], output_names=["logits"],
-                          dynamic_shapes={"wave": {0: batch}}, verbose=False)
-    return path
+class CompiledBackend:
+    """ONNX Runtime or OpenVINO; ``frontend_in_graph`` picks the waveform-in graph."""
 
+    def __init__(self, model, name, window_samples, work_dir, threads=0, frontend_in_graph=False):
+        self.name, self.model, self.frontend_in_graph = name, model.eval(), frontend_in_graph
+        waves = torch.zeros(2, window_samples)
+        if frontend_in_graph:
+            self.run = compile_module(model, waves, name, work_dir, threads)
+        else:
+            with torch.no_grad():
+                image = model.image(waves)
+            self.run = compile_module(Classifier(model), image, name, work_dir, threads)
 
-class OnnxRuntimeBackend:
-    name = "onnxruntime"
-
-    def __init__(self, model, window_samples, onnx_path, threads=0):
-        import onnxruntime as ort
-        export_onnx(model, onnx_path, window_samples)
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-
-    def __call__(self, waves):
-        return self.session.run(None, {"wave": np.ascontiguousarray(waves, dtype=np.float32)})[0]
-
-
-class OpenVinoBackend:
-    name = "openvino"
-
-    def __init__(self, model, window_samples, threads=0):
-        import openvino as ov
-        example = torch.zeros(2, window_samples)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ov_model = ov.convert_model(model.eval(), example_input=example,
-                                        input=[ov.PartialShape([-1, window_samples])])
-        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = ov.Core().compile_model(ov_model, "CPU", config)
-
-    def __call__(self, waves):
-        return self.compiled(np.ascontiguousarray(waves, dtype=np.float32))[0]
+    def __call__(self, waves: np.ndarray) -> np.ndarray:
+        waves = np.ascontiguousarray(waves, dtype=np.float32)
+        if self.frontend_in_graph:
+            return self.run(waves)
+        with torch.no_grad():
+            image = self.model.image(torch.from_numpy(waves)).contiguous().numpy()
+        return self.run(image)
 
 
 def available(name: str) -> bool:
     return name == "torch" or importlib.util.find_spec(name) is not None
 
 
-def make_backend(model, name: str, window_samples: int, work_dir, threads: int = 0):
+def make_backend(model, name: str, window_samples: int, work_dir, threads: int = 0, frontend_in_graph=False):
     """The backend called ``name``, or torch (with a printed note) when its package is missing."""
     if not available(name):
         print(f"backend {name!r} is not installed here; falling back to torch eager")
         name = "torch"
-    if name == "onnxruntime":
-        return OnnxRuntimeBackend(model, window_samples, Path(work_dir) / "model.onnx", threads)
-    if name == "openvino":
-        return OpenVinoBackend(model, window_samples, threads)
-    return TorchBackend(model)
+    if name == "torch":
+        return TorchBackend(model)
+    return CompiledBackend(model, name, window_samples, work_dir, threads, frontend_in_graph)

@@ -52,6 +52,7 @@ class Config:
     pretrained: bool = False
     pretrained_path: str = ""           # local weights file for the backbone
     in_chans: int = 3
+    freq_channel: bool = False          # add a band-position channel for the backbone (CoordConv)
     drop_rate: float = 0.2
     # training (seed cell 7)
     epochs: int = 10
@@ -81,6 +82,7 @@ class Config:
     tta_aggregation: str = "mean"
     backend: str = "torch"
     threads: int = 0                    # CPU threads for the inference backend; 0 = library default
+    frontend_in_graph: bool = False     # onnxruntime/openvino: compile the waveform-in graph too
     smoothing: float = 0.0              # weight of neighbouring windows; 0 = off
     dry_run_soundscapes: int = 3        # empty test folder -> predict this many train soundscapes
     max_test_files: int = 0

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import crop_or_pad, load_audio
+from .audio import AudioError, audio_info, crop_or_pad, load_audio
 from .features import make_frontend, normalize_db, to_image
 from .spectrograms import load_cached, output_paths
 from .tables import label_map, make_targets
@@ -69,3 +69,15 @@ def cached_rows(df, cfg):
     missing = [{"filename": f, "reason": "no cached spectrogram (see spectrograms/failures.csv)"}
                for f, ok in zip(df["filename"], exists) if not ok]
     return keep, missing
+
+
+def readable_rows(df):
+    """Rows whose audio header reads (fast, no decoding), and skip records for the others."""
+    keep, skipped = [], []
+    for i, row in enumerate(df.itertuples(index=False)):
+        try:
+            audio_info(row.path)
+            keep.append(i)
+        except AudioError as exc:
+            skipped.append({"filename": row.filename, "reason": exc.reason, "error": exc.detail})
+    return df.iloc[keep].reset_index(drop=True), skipped

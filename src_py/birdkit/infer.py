@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from .audio import AudioError, load_audio
 from .backends import make_backend
+from .metrics import file_stems
 from .models import model_from_checkpoint
 from .tables import check_submission_columns
 from .train import probabilities
@@ -56,7 +57,7 @@ class Ensemble:
         return np.mean(out, axis=0)
 
 
-def load_ensemble(paths, backend: str, work_dir, threads=0) -> Ensemble:
+def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False) -> Ensemble:
     backends, losses, contract = [], [], None
     for i, path in enumerate(paths):
         model, c = model_from_checkpoint(path)
@@ -64,7 +65,8 @@ def load_ensemble(paths, backend: str, work_dir, threads=0) -> Ensemble:
             raise ValueError(f"{path}: classes or mel settings differ from {paths[0]}")
         contract = contract or c
         window = int(round(c["mel"]["sample_rate"] * c["mel"]["window_seconds"]))
-        backends.append(make_backend(model, backend, window, Path(work_dir) / f"model{i}", threads))
+        backends.append(make_backend(model, backend, window, Path(work_dir) / f"model{i}", threads,
+                                     frontend_in_graph))
         losses.append(c["loss"])
     if contract is None:
         raise ValueError("no checkpoint given")
@@ -116,7 +118,7 @@ def _decode(path, sr):
 def seed_view(submission: pd.DataFrame) -> pd.DataFrame:
     """The seed notebook's view: per file, the top species over its windows and its confidence."""
     labels = submission.columns[1:]
-    files = submission["row_id"].str.rsplit("_", n=1).str[0]
+    files = file_stems(submission["row_id"])
     peak = submission[labels].groupby(files.values).max()
     return pd.DataFrame({"filename": peak.index, "predicted_species": peak.idxmax(axis=1).values,
                          "confidence": peak.max(axis=1).values})

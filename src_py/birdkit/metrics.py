@@ -24,8 +24,17 @@ class SubmissionError(ValueError):
     pass
 
 
-def score_submission(submission: pd.DataFrame, solution: pd.DataFrame) -> float:
-    """Kaggle's way: align rows by ``row_id``, drop solution columns with no positive."""
+def file_stems(row_ids: pd.Series) -> pd.Series:
+    return row_ids.str.rsplit("_", n=1).str[0]
+
+
+def score_submission(submission: pd.DataFrame, solution: pd.DataFrame, submitted_files_only=False) -> float:
+    """Kaggle's way: align rows by ``row_id``, drop solution columns with no positive.
+
+    ``submitted_files_only`` scores the files the submission covers (a run on a subset).
+    """
+    if submitted_files_only:
+        solution = solution[file_stems(solution["row_id"]).isin(set(file_stems(submission["row_id"])))]
     labels = [c for c in solution.columns if c != "row_id"]
     missing_cols = [c for c in labels if c not in submission.columns]
     if missing_cols:

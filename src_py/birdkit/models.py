@@ -13,6 +13,7 @@ import timm
 import torch
 from torch import nn
 
+from . import small_cnn  # noqa: F401  (registers birdkit_cnn in timm)
 from .features import MelFrontEnd, normalize_db, to_image
 
 NORMALISATION = "per-example min-max of dB log-mel to [0, 1]"
@@ -22,33 +23,43 @@ class BirdModel(nn.Module):
     """``forward(wave [B, samples]) -> logits [B, classes]``.
 
     ``image(wave)`` is the normalised log-mel as an image ``[B, in_chans, n_mels, frames]``;
-    training on cached spectrograms calls ``backbone`` on such images directly.
+    training on cached spectrograms calls ``classify`` on such images directly. With
+    ``freq_channel`` the backbone also sees a channel holding each band's position (0 at the
+    lowest band, 1 at the highest; CoordConv), so a CNN that pools globally still knows pitch.
     """
 
     def __init__(self, model_name, num_classes, mel: dict, in_chans=3, pretrained=False,
-                 pretrained_path="", drop_rate=0.0):
+                 pretrained_path="", drop_rate=0.0, freq_channel=False):
         super().__init__()
-        self.in_chans = in_chans
+        self.in_chans, self.freq_channel = in_chans, freq_channel
         self.frontend = MelFrontEnd(**mel)
         kwargs = {"pretrained_cfg_overlay": dict(file=pretrained_path)} if pretrained_path else {}
         self.backbone = timm.create_model(model_name, pretrained=pretrained or bool(pretrained_path),
-                                          num_classes=num_classes, in_chans=in_chans,
+                                          num_classes=num_classes, in_chans=in_chans + freq_channel,
                                           drop_rate=drop_rate, **kwargs)
 
     def image(self, wave: torch.Tensor) -> torch.Tensor:
         return to_image(normalize_db(self.frontend(wave)), self.in_chans)
 
+    def classify(self, image: torch.Tensor) -> torch.Tensor:
+        if self.freq_channel:
+            b, _, f, t = image.shape
+            ramp = torch.linspace(0.0, 1.0, f, device=image.device, dtype=image.dtype)
+            image = torch.cat([image, ramp.view(1, 1, f, 1).expand(b, 1, f, t)], dim=1)
+        return self.backbone(image)
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.backbone(self.image(wave))
+        return self.classify(self.image(wave))
 
 
 def build_model(cfg, classes) -> BirdModel:
     return BirdModel(cfg.model_name, len(classes), cfg.mel_settings(), cfg.in_chans,
-                     cfg.pretrained, cfg.pretrained_path, cfg.drop_rate)
+                     cfg.pretrained, cfg.pretrained_path, cfg.drop_rate, cfg.freq_channel)
 
 
 def make_contract(cfg, classes) -> dict:
     return {"classes": list(classes), "model_name": cfg.model_name, "in_chans": cfg.in_chans,
+            "freq_channel": cfg.freq_channel,
             "mel": cfg.mel_settings(), "normalisation": NORMALISATION, "loss": cfg.loss,
             "config": cfg.to_dict()}
 
@@ -84,6 +95,7 @@ def load_checkpoint(path) -> dict:
 def model_from_checkpoint(path) -> tuple[BirdModel, dict]:
     ckpt = load_checkpoint(path)
     c = ckpt["contract"]
-    model = BirdModel(c["model_name"], len(c["classes"]), c["mel"], c["in_chans"])
+    model = BirdModel(c["model_name"], len(c["classes"]), c["mel"], c["in_chans"],
+                      freq_channel=c.get("freq_channel", False))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), c

@@ -10,6 +10,7 @@ message naming the notebook and the cell.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from datetime import datetime
@@ -73,6 +74,7 @@ def main(argv=None) -> int:
     p.add_argument("--kernel", default="birdkit", help="Jupyter kernel name (make venv registers birdkit)")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args(argv)
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # "Passed unknown parameter" for each key
     started = time.perf_counter()
     name = args.name or f"{Path(args.params).stem}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = prepare_run_dir(args.runs_dir, name, args.overwrite)

@@ -95,20 +95,25 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
     out = cfg.cache_path
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    jobs, done = [], 0
+    jobs, done, duplicates, owner = [], 0, [], {}
     for i, row in enumerate(df.itertuples(index=False)):
         npy_path, png_path = output_paths(out, row.primary_label, row.filename)
+        if npy_path in owner:  # x.ogg and x.mp3 in one label folder would share x.npy
+            duplicates.append((i, ("duplicate output name", f"same cache file as {owner[npy_path]}")))
+            continue
+        owner[npy_path] = row.filename
         if is_done(npy_path, png_path, cfg.write_png):
             done += 1
         else:
             jobs.append((i, row.path, npy_path, png_path))
-    failures = _run_jobs(jobs, cfg, progress)
+    job_failures = _run_jobs(jobs, cfg, progress)
+    failures = duplicates + job_failures
     report = pd.DataFrame([{"filename": df.iloc[i]["filename"], "path": df.iloc[i]["path"],
                             "reason": r, "error": d} for i, (r, d) in failures],
                           columns=["filename", "path", "reason", "error"])
     report.to_csv(out / REPORT_NAME, index=False)
     seconds = time.perf_counter() - started
-    summary = {"rows": len(df), "already_done": done, "written": len(jobs) - len(failures),
+    summary = {"rows": len(df), "already_done": done, "written": len(jobs) - len(job_failures),
                "failed": len(failures), "failed_by_reason": dict(Counter(r for _, (r, _) in failures)),
                "species_folders": sum(1 for p in out.iterdir() if p.is_dir()),
                "seconds": round(seconds, 2),
@@ -125,7 +130,9 @@ def _run_jobs(jobs, cfg, progress):
         _init_worker(*init)
         results = map(_process, jobs)
         return [(i, err) for i, err in tqdm(results, total=len(jobs), disable=not progress) if err]
-    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=init) as pool:
+    # fork (Linux, as torch's DataLoader does) also works from scripts run on stdin; else spawn
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=init) as pool:
         results = pool.imap_unordered(_process, jobs, chunksize=4)
         for i, err in tqdm(results, total=len(jobs), disable=not progress, desc="spectrograms"):
             if err:

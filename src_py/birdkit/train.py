@@ -108,7 +108,7 @@ class Trainer:
             if self.amp:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, enabled=self.amp):
-                loss = loss_fn(self.model.backbone(x), y, self.cfg.loss, self.cfg.label_smoothing)
+                loss = loss_fn(self.model.classify(x), y, self.cfg.loss, self.cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -123,7 +123,7 @@ class Trainer:
         losses, probs, primaries = [], [], []
         for x, y, p in tqdm(self.val_dl, desc="validate", disable=not progress, leave=False):
             with torch.autocast(self.device.type, enabled=self.amp):
-                logits = self.model.backbone(x.to(self.device)).float()
+                logits = self.model.classify(x.to(self.device)).float()
             losses.append(loss_fn(logits, y.to(self.device), self.cfg.loss, 0.0).item() * len(x))
             probs.append(probabilities(logits, self.cfg.loss).cpu().numpy())
             primaries.append(p.numpy())

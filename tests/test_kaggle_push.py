@@ -1,0 +1,237 @@
+"""``make push`` without network: a dry run, and the push path against a stand-in ``kaggle``."""
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from birdkit.kaggle_push import credential_warnings
+from birdkit.kaggle_stage import MetadataError, kaggle_username, validate_dataset_metadata, validate_kernel_metadata
+from birdkit.nbsync import leaked_state
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "sekrit-value-123"
+STANDIN = '''#!{python}
+"""Stand-in for the kaggle CLI: records its arguments and the kernel folders it is pointed at."""
+import json, os, shutil, sys
+from pathlib import Path
+
+args, log = sys.argv[1:], Path(os.environ["STANDIN_LOG"])
+with log.open("a") as f:
+    f.write(json.dumps(args) + "\\n")
+mode = os.environ.get("STANDIN_MODE", "ok")
+if mode == "forbidden":
+    print("403 - Forbidden")
+    sys.exit(0)
+if args[:2] == ["datasets", "version"] and mode == "missing":
+    print("404 Client Error: Not Found for url: https://www.kaggle.com/api/v1/x", file=sys.stderr)
+    sys.exit(1)
+if args[:2] in (["datasets", "version"], ["datasets", "create"]):
+    print("Dataset version is being created. Please check progress at https://www.kaggle.com/datasets/x")
+elif args[:2] == ["datasets", "status"]:
+    print("ready")
+elif args[:2] == ["kernels", "push"]:
+    folder = Path(args[args.index("-p") + 1])
+    meta = json.loads((folder / "kernel-metadata.json").read_text())
+    keep = log.parent / "pushed" / meta["id"].split("/")[1]
+    shutil.copytree(folder, keep)
+    print("Kernel version 1 successfully pushed.  Please check progress at "
+          "https://www.kaggle.com/code/" + meta["id"])
+elif args[:2] == ["kernels", "status"]:
+    print(args[2] + ' has status "KernelWorkerStatus.COMPLETE"')
+elif args[:2] == ["kernels", "output"]:
+    print("Output file downloaded to " + args[args.index("-p") + 1] + "/submission.csv")
+else:
+    print("stand-in: unexpected arguments", args, file=sys.stderr)
+    sys.exit(2)
+'''
+
+
+@pytest.fixture
+def env(tmp_path):
+    """No credentials at all: HOME and KAGGLE_CONFIG_DIR point at empty temporary folders."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    standin = bin_dir / "kaggle"
+    standin.write_text(STANDIN.format(python=sys.executable))
+    standin.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KAGGLE_")}
+    return {**base, "PATH": f"{bin_dir}{os.pathsep}{base['PATH']}", "HOME": str(tmp_path / "home"),
+            "KAGGLE_CONFIG_DIR": str(tmp_path / "empty"), "STANDIN_LOG": str(tmp_path / "calls.jsonl")}
+
+
+def make(target, env, tmp_path, *extra):
+    """``make <target>`` in the repository, staging into tmp_path; venv is taken as built."""
+    proc = subprocess.run(["make", "-C", str(ROOT), "-o", ".venv/.installed", target,
+                           f"STAGING={tmp_path / 'staging'}", *extra],
+                          env=env, capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def calls(tmp_path) -> list[list[str]]:
+    log = tmp_path / "calls.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def parameters_cell(nb) -> str:
+    return next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+
+
+def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
+    rc, out = make("push", env, tmp_path, "DRY_RUN=1")
+    assert rc == 0, out
+    staging = tmp_path / "staging"
+    manifest = json.loads((staging / "manifest.json").read_text())
+    assert [k["key"] for k in manifest["kernels"]] == ["eda", "spectrograms", "dataset-check", "train", "infer"]
+    for kernel in manifest["kernels"]:
+        folder = Path(kernel["folder"])
+        meta = json.loads((folder / "kernel-metadata.json").read_text())
+        validate_kernel_metadata(meta, folder)
+        nb = nbformat.read(folder / meta["code_file"], as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "python3" and leaked_state(folder / meta["code_file"]) == []
+        assert 'model_name = "efficientnet_b3"' in parameters_cell(nb)
+        assert f"$ kaggle kernels push -p {folder}" in out or kernel["key"] not in ("train", "infer")
+    code = staging / "code"
+    validate_dataset_metadata(json.loads((code / "dataset-metadata.json").read_text()), code)
+    assert (code / "birdkit" / "__init__.py").is_file() and not list(code.rglob("__pycache__"))
+    assert (staging / "wheels" / "dataset-metadata.json").is_file()
+    assert f"$ kaggle datasets version -p {code} -m" in out and "--dir-mode zip" in out
+    assert f"$ kaggle datasets create -p {code} --dir-mode zip" in out
+    assert out.index("kernels/birdkit-train") < out.index("kernels/birdkit-infer")
+    assert "https://www.kaggle.com/code/your-kaggle-username/birdkit-infer" in out
+    assert calls(tmp_path) == []  # a dry run calls nothing
+
+
+def test_push_runs_the_cli_in_order_and_attaches_weights_and_code(env, tmp_path):
+    env = {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET}
+    rc, out = make("push", env, tmp_path)
+    assert rc == 0, out
+    assert [c[:2] for c in calls(tmp_path)] == [["datasets", "version"], ["datasets", "status"],
+                                                ["kernels", "push"], ["kernels", "push"]]
+    assert calls(tmp_path)[0][-2:] == ["--dir-mode", "zip"]
+    assert [Path(c[-1]).name for c in calls(tmp_path)[2:]] == ["birdkit-train", "birdkit-infer"]
+    pushed = tmp_path / "pushed"
+    infer = json.loads((pushed / "birdkit-infer" / "kernel-metadata.json").read_text())
+    train = json.loads((pushed / "birdkit-train" / "kernel-metadata.json").read_text())
+    assert infer["enable_internet"] is False and infer["enable_gpu"] is False
+    assert {"someone/birdkit-code", "someone/birdkit-wheels"} <= set(infer["dataset_sources"])
+    assert infer["kernel_sources"] == ["someone/birdkit-train"]
+    assert infer["competition_sources"] == ["birdclef-2025"] and infer["is_private"] is True
+    assert train["enable_gpu"] is True and train["enable_internet"] is True
+    assert "someone/birdkit-code" in train["dataset_sources"]
+    train_nb = nbformat.read(pushed / "birdkit-train" / train["code_file"], as_version=4)
+    assert 'data_source = "audio"' in parameters_cell(train_nb)
+    assert "https://www.kaggle.com/code/someone/birdkit-infer" in out
+    assert SECRET not in out
+
+
+def test_missing_dataset_is_created(env, tmp_path):
+    env = {**env, "KAGGLE_USERNAME": "someone", "STANDIN_MODE": "missing"}
+    rc, out = make("push", env, tmp_path, "KERNELS=train")
+    assert rc == 0, out
+    assert [c[:2] for c in calls(tmp_path)] == [["datasets", "version"], ["datasets", "create"],
+                                                ["datasets", "status"], ["kernels", "push"]]
+
+
+def test_cli_error_printed_with_exit_0_fails_the_push(env, tmp_path):
+    env = {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET, "STANDIN_MODE": "forbidden"}
+    rc, out = make("push", env, tmp_path)
+    assert rc != 0 and "403 - Forbidden" in out
+    assert [c[:2] for c in calls(tmp_path)] == [["datasets", "version"]]  # nothing pushed after it
+    assert SECRET not in out
+
+
+def test_status_and_pull_output_wrap_the_cli(env, tmp_path):
+    env = {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET}
+    rc, out = make("push-status", env, tmp_path)
+    assert rc == 0 and 'someone/birdkit-infer has status "KernelWorkerStatus.COMPLETE"' in out, out
+    rc, out2 = make("pull-output", env, tmp_path, "KERNELS=infer", f"PULL_DIR={tmp_path / 'out'}")
+    assert rc == 0, out2
+    assert calls(tmp_path)[-1] == ["kernels", "output", "someone/birdkit-infer", "-p",
+                                   str(tmp_path / "out" / "birdkit-infer")]
+    assert SECRET not in out + out2
+
+
+def test_push_without_a_username_stops_before_any_call(env, tmp_path):
+    rc, out = make("push", env, tmp_path)
+    assert rc != 0 and "no Kaggle username" in out and calls(tmp_path) == []
+
+
+def test_no_credential_value_in_any_output(env, tmp_path):
+    config = tmp_path / "cfg"
+    config.mkdir()
+    (config / "kaggle.json").write_text(json.dumps({"username": "someone", "key": SECRET}))
+    (config / "kaggle.json").chmod(0o644)
+    env = {**env, "KAGGLE_CONFIG_DIR": str(config), "KAGGLE_KEY": SECRET, "KAGGLE_API_TOKEN": SECRET}
+    outputs = [make(target, env, tmp_path, *extra)[1] for target, extra in
+               [("push", ("DRY_RUN=1",)), ("push", ()), ("push-status", ()), ("push-wheels", ("DRY_RUN=1",))]]
+    assert all(SECRET not in out for out in outputs)
+    assert "readable by group/others" in outputs[0] and "someone/birdkit-train" in outputs[0]
+    assert not (tmp_path / "staging" / "code" / "kaggle.json").exists()
+    assert "pip download openvino==" in outputs[3] and "--only-binary=:all:" in outputs[3]
+
+
+def test_credentials_file_readable_by_others_is_reported(tmp_path):
+    config = tmp_path / "cfg"
+    config.mkdir()
+    creds = config / "kaggle.json"
+    creds.write_text(json.dumps({"username": "someone", "key": SECRET}))
+    env = {"HOME": str(tmp_path), "KAGGLE_CONFIG_DIR": str(config)}
+    creds.chmod(0o644)
+    warnings = credential_warnings(env)
+    assert len(warnings) == 1 and str(creds) in warnings[0] and "readable by group/others" in warnings[0]
+    assert SECRET not in warnings[0] and kaggle_username(env) == "someone"
+    creds.chmod(0o600)
+    assert credential_warnings(env) == []
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+
+
+@pytest.fixture
+def kernel_folder(tmp_path):
+    (tmp_path / "k.ipynb").write_text(json.dumps({"cells": [], "metadata": {"kernelspec": {"name": "python3"}},
+                                                  "nbformat": 4, "nbformat_minor": 5}))
+    return tmp_path
+
+
+def good_kernel(**changes):
+    meta = {"id": "someone/birdkit-infer", "title": "Birdkit Infer", "code_file": "k.ipynb",
+            "language": "python", "kernel_type": "notebook", "is_private": True, "enable_internet": False,
+            "dataset_sources": ["someone/birdkit-code"], "kernel_sources": ["someone/birdkit-train"],
+            "competition_sources": ["birdclef-2025"]}
+    return {**meta, **changes}
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"title": "abc"}, "title 'abc' is shorter than 5 characters"),
+    ({"title": "Birdkit Inference"}, "slugifies to 'birdkit-inference', not to the id's slug 'birdkit-infer'"),
+    ({"code_file": "missing.ipynb"}, "code_file 'missing.ipynb' not found"),
+    ({"language": "julia"}, "language 'julia' must be one of"),
+    ({"kernel_type": "book"}, "kernel_type 'book' must be one of"),
+    ({"id": "birdkit-infer"}, "id 'birdkit-infer' must be"),
+    ({"dataset_sources": ["birdkit-code"]}, "dataset_sources entry 'birdkit-code' must have the form"),
+    ({"kernel_sources": ["a/b/c/d"]}, "kernel_sources entry 'a/b/c/d'"),
+    ({"enable_internet": "no"}, "enable_internet 'no' is not a boolean"),
+])
+def test_kernel_validation_names_file_and_field(kernel_folder, changes, message):
+    validate_kernel_metadata(good_kernel(), kernel_folder)
+    with pytest.raises(MetadataError) as err:
+        validate_kernel_metadata(good_kernel(**changes), kernel_folder)
+    assert str(err.value).startswith(f"{kernel_folder / 'kernel-metadata.json'}: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"title": "Code"}, "title 'Code' must be 6 to 50 characters"),
+    ({"id": "someone/code"}, "id slug 'code' must be 6 to 50 characters"),
+    ({"licenses": []}, "licenses must hold exactly one"),
+    ({"subtitle": "short"}, "subtitle must be 20 to 80 characters"),
+])
+def test_dataset_validation_names_the_field(changes, message):
+    good = {"id": "someone/birdkit-code", "title": "Birdkit Code", "licenses": [{"name": "CC0-1.0"}]}
+    validate_dataset_metadata(good)
+    with pytest.raises(MetadataError, match="dataset-metadata.json: ") as err:
+        validate_dataset_metadata({**good, **changes})
+    assert message in str(err.value)

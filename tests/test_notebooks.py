@@ -1,0 +1,105 @@
+"""The paired notebooks: sync check, and every notebook run headless on the smoke parameters."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from birdkit import nbsync
+from birdkit.demo_data import generate_demo_competition
+
+
+def _copy_pairs(root, tmp_path):
+    for sub in ("src_py", "notebooks"):
+        (tmp_path / sub).mkdir()
+        for f in (root / sub).glob("0*"):
+            shutil.copy(f, tmp_path / sub / f.name)
+    return tmp_path
+
+
+def test_committed_pairs_are_in_sync(root):
+    assert nbsync.check(root) == []
+
+
+def test_check_fails_after_editing_one_side(root, tmp_path):
+    repo = _copy_pairs(root, tmp_path)
+    py = repo / "src_py" / "04_train.py"
+    py.write_text(py.read_text().replace("epochs = 10", "epochs = 11"))
+    assert any("04_train.ipynb and" in e for e in nbsync.check(repo))
+    nbsync.sync(repo)
+    assert nbsync.check(repo) == []
+    nb_path = repo / "notebooks" / "01_eda.ipynb"
+    nb = json.loads(nb_path.read_text())
+    nb["cells"][1]["source"] = ["run_dir = 'elsewhere'\n"]
+    nb_path.write_text(json.dumps(nb))
+    assert any("01_eda.ipynb and" in e for e in nbsync.check(repo))
+
+
+def test_check_fails_on_executed_notebook(root, tmp_path):
+    repo = _copy_pairs(root, tmp_path)
+    nb_path = repo / "notebooks" / "01_eda.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count = 1
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    nb.metadata["papermill"] = {"parameters": {}}
+    nbformat.write(nb, nb_path)
+    errors = nbsync.check(repo)
+    assert any("has outputs" in e for e in errors) and any("papermill metadata" in e for e in errors)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(root, tmp_path_factory):
+    base = tmp_path_factory.mktemp("smoke")
+    demo = generate_demo_competition(base / "demo", scale=0.3, n_test=2, n_train_soundscapes=1)
+    cmd = [sys.executable, "-m", "birdkit.runner", "--params", str(root / "params/smoke.yaml"),
+           "--data-dir", str(demo["competition_dir"]), "--solution", str(demo["solution_path"]),
+           "--runs-dir", str(base / "runs"), "--name", "smoke", "--notebooks", str(root / "notebooks")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return base / "runs" / "smoke", demo, proc.stdout
+
+
+def test_smoke_run_writes_everything(smoke_run):
+    run, demo, stdout = smoke_run
+    names = sorted(p.name for p in (run / "notebooks").iterdir())
+    assert len([n for n in names if n.endswith(".ipynb")]) == 6 and len([n for n in names if n.endswith(".html")]) == 6
+    for f in ("params.resolved.yaml", "git_revision.txt", "config.yaml", "split.csv", "history.csv",
+              "submission.csv", "submission_seed_view.csv", "checkpoints/best_model_improved.pth",
+              "checkpoints/last.pth", "plots/training_curves.png", "plots/top30_species.png"):
+        assert (run / f).is_file(), f
+    assert "run folder:" in stdout and "submission score" in stdout
+
+
+def test_smoke_submission_format(smoke_run):
+    run, demo, _ = smoke_run
+    sub = pd.read_csv(run / "submission.csv")
+    sample = pd.read_csv(Path(demo["competition_dir"]) / "sample_submission.csv")
+    assert list(sub.columns) == list(sample.columns)
+    assert sub["row_id"].str.rsplit("_", n=1).str[0].value_counts().eq(12).all()
+    values = sub.iloc[:, 1:].to_numpy()
+    assert ((values >= 0) & (values <= 1)).all()
+    seed = pd.read_csv(run / "submission_seed_view.csv")
+    assert list(seed.columns) == ["filename", "predicted_species", "confidence"]
+
+
+def test_rerun_into_existing_folder_is_refused(root, smoke_run):
+    run, demo, _ = smoke_run
+    proc = subprocess.run([sys.executable, "-m", "birdkit.runner", "--params", str(root / "params/smoke.yaml"),
+                           "--data-dir", str(demo["competition_dir"]), "--runs-dir", str(run.parent),
+                           "--name", run.name], capture_output=True, text=True, cwd=root)
+    assert proc.returncode != 0 and "exists" in proc.stderr
+
+
+def test_failing_cell_names_notebook_and_cell(root, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "birdkit.runner", "--params", str(root / "params/smoke.yaml"),
+                           "--data-dir", str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path), "--name", "bad",
+                           "--only", "01", "--notebooks", str(root / "notebooks")],
+                          capture_output=True, text=True, cwd=root, timeout=300)
+    assert proc.returncode != 0
+    assert "FAILED: 01_eda.ipynb, cell" in proc.stderr and "is not a competition folder" in proc.stderr
+    assert (tmp_path / "bad" / "notebooks" / "01_eda.html").is_file()
