@@ -7,7 +7,6 @@ derives the rest (window samples, frame count, class count comes from the taxono
 from __future__ import annotations
 
 import dataclasses
-import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +186,3 @@ def git_revision(cwd=None) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return rev + ("-dirty" if dirty else "")
-
-
-def describe(cfg: Config) -> str:
-    return json.dumps(cfg.to_dict(), indent=1)
