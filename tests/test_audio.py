@@ -70,3 +70,18 @@ def test_paths_outside_the_audio_folder_are_refused(tmp_path, name):
     with pytest.raises(AudioError, match="unsafe path"):
         resolve_audio_path(tmp_path, name)
     assert resolve_audio_path(tmp_path, "x/y.ogg") == (tmp_path / "x/y.ogg").resolve()
+
+
+def test_readable_rows_keeps_files_with_a_header_and_reports_the_rest(tmp_path):
+    import pandas as pd
+
+    from birdkit.data import readable_rows
+    sf.write(tmp_path / "ok.wav", tone(1.0, 32000), 32000)
+    (tmp_path / "empty.ogg").write_bytes(b"")
+    (tmp_path / "junk.ogg").write_bytes(b"junk" * 50)
+    df = pd.DataFrame({"filename": ["a/ok.wav", "a/empty.ogg", "a/junk.ogg"],
+                       "path": [str(tmp_path / n) for n in ("ok.wav", "empty.ogg", "junk.ogg")]})
+    keep, skipped = readable_rows(df)
+    assert keep["filename"].tolist() == ["a/ok.wav"]
+    assert sorted(s["filename"] for s in skipped) == ["a/empty.ogg", "a/junk.ogg"]
+    assert all(s["reason"] == "unreadable" for s in skipped)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from .windows import window_samples
+
 CROP_POLICIES = ("first", "windows", "loudest")
 LOSSES = ("bce", "ce")
 BACKENDS = ("torch", "onnxruntime", "openvino")
@@ -90,7 +92,7 @@ class Config:
     # ---- derived values, never restated in parameters ----
     @property
     def window_samples(self) -> int:
-        return int(round(self.sample_rate * self.window_seconds))
+        return window_samples(self.mel_settings())
 
     @property
     def n_frames(self) -> int:

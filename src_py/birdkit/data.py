@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import AudioError, audio_info, crop_or_pad, load_audio
+from .audio import crop_or_pad, load_audio
+from .eda import durations
 from .features import make_frontend, normalize_db, to_image
 from .spectrograms import load_cached, output_paths
 from .tables import label_map, make_targets
@@ -73,11 +74,5 @@ def cached_rows(df, cfg):
 
 def readable_rows(df):
     """Rows whose audio header reads (fast, no decoding), and skip records for the others."""
-    keep, skipped = [], []
-    for i, row in enumerate(df.itertuples(index=False)):
-        try:
-            audio_info(row.path)
-            keep.append(i)
-        except AudioError as exc:
-            skipped.append({"filename": row.filename, "reason": exc.reason, "error": exc.detail})
-    return df.iloc[keep].reset_index(drop=True), skipped
+    headers, skipped = durations(df)
+    return df[df["filename"].isin(headers["filename"])].reset_index(drop=True), skipped

@@ -11,12 +11,13 @@ from .infer import choose_soundscapes, predict_soundscapes
 from .metrics import macro_roc_auc, score_submission
 from .tables import label_map
 from .tta import aggregate, clip_views
+from .windows import window_samples
 
 
 def clip_tta_table(ensemble, val: pd.DataFrame, cfg):
     """Metric on validation recordings with 1 view (first window) and ``cfg.tta_views`` crops."""
     mel = ensemble.contract["mel"]
-    window = int(round(mel["sample_rate"] * mel["window_seconds"]))
+    window = window_samples(mel)
     rng = np.random.default_rng(cfg.seed)
     index = label_map(ensemble.classes)
     single, multi, truth, skipped = [], [], [], []

@@ -22,7 +22,7 @@ from .models import model_from_checkpoint
 from .tables import check_submission_columns
 from .train import probabilities
 from .tta import predict_with_tta, smooth_windows
-from .windows import n_windows, row_ids
+from .windows import n_windows, row_ids, window_samples
 
 FALLBACK_SECONDS = 60.0  # an undecodable test file still gets the rows of a 60-s soundscape
 AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
@@ -64,7 +64,7 @@ def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=Fa
         if contract and (c["classes"] != contract["classes"] or c["mel"] != contract["mel"]):
             raise ValueError(f"{path}: classes or mel settings differ from {paths[0]}")
         contract = contract or c
-        window = int(round(c["mel"]["sample_rate"] * c["mel"]["window_seconds"]))
+        window = window_samples(c["mel"])
         backends.append(make_backend(model, backend, window, Path(work_dir) / f"model{i}", threads,
                                      frontend_in_graph))
         losses.append(c["loss"])
@@ -85,7 +85,7 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
     mel = ensemble.contract["mel"]
-    sr, window = mel["sample_rate"], int(round(mel["sample_rate"] * mel["window_seconds"]))
+    sr, window = mel["sample_rate"], window_samples(mel)
     shift = int(round(cfg.tta_shift_seconds * sr))
     frames, skipped, t_model = [], [], 0.0
     started = time.perf_counter()

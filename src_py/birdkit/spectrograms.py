@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .audio import AudioError, frame_windows, load_audio
 from .features import MelFrontEnd, to_uint8_image
+from .windows import window_samples
 
 REPORT_NAME = "failures.csv"
 SUMMARY_NAME = "summary.json"
@@ -70,7 +71,7 @@ def _process(job):
     s = _STATE
     try:
         wave = load_audio(path, s["mel"]["sample_rate"])
-        window = int(round(s["mel"]["sample_rate"] * s["mel"]["window_seconds"]))
+        window = window_samples(s["mel"])
         segment = select_segment(wave, window, s["policy"], s["max_windows"])
         with torch.no_grad():
             db = s["frontend"](torch.from_numpy(segment)[None])[0].numpy()

@@ -6,6 +6,11 @@ import math
 import numpy as np
 
 
+def window_samples(mel: dict) -> int:
+    """Samples in one window for a mel/contract settings dict (``sample_rate``, ``window_seconds``)."""
+    return int(round(mel["sample_rate"] * mel["window_seconds"]))
+
+
 def n_windows(n_samples: int, window: int) -> int:
     """Windows covering ``n_samples``; a last partial window counts (it is padded)."""
     return max(1, math.ceil(n_samples / window))
