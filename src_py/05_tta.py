@@ -54,5 +54,6 @@ display(clip_table)
 # %%
 if cfg.solution_path:
     display(soundscape_tta_table(ensemble, comp, cfg))
+    ensemble.close()  # stop the inference worker processes
 else:
     print("no solution_path: soundscape TTA table skipped")

@@ -52,6 +52,7 @@ if dry_run:
 
 # %%
 result = predict_soundscapes(files, ensemble, cfg, sample_submission)
+ensemble.close()  # stop the inference worker processes
 session.write_skips(cfg.run_dir, "inference", result.skipped)
 out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
 result.submission.to_csv(out, index=False)
@@ -60,7 +61,7 @@ seed.to_csv(out.with_name("submission_seed_view.csv"), index=False)
 t = result.timings
 print(f"wrote {out}: {len(result.submission)} rows x {result.submission.shape[1] - 1} labels; "
       f"{t['files']} files in {t['seconds']:.1f} s ({t['seconds'] / max(t['files'], 1):.2f} s per file, "
-      f"model {t['model_seconds']:.1f} s)")
+      f"{t['workers']} worker process(es), model {t['model_seconds']:.1f} s)")
 
 # %% [markdown]
 # ## Sample predictions and confidence

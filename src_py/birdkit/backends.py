@@ -47,27 +47,47 @@ def _forward_args(module):
     return inspect.signature(module.forward).parameters
 
 
-def compile_module(module: nn.Module, example: torch.Tensor, name: str, work_dir, threads=0):
-    """A numpy -> numpy callable running ``module`` on ONNX Runtime or OpenVINO."""
+GRAPH_SUFFIX = {"onnxruntime": ".onnx", "openvino": ".xml"}
+
+
+def export_graph(module: nn.Module, example: torch.Tensor, name: str, path) -> Path:
+    """Write ``module`` as an ONNX file (onnxruntime) or OpenVINO IR (.xml + .bin, fp32)."""
+    path = Path(path).with_suffix(GRAPH_SUFFIX[name])
     if name == "onnxruntime":
-        import onnxruntime as ort
-        path = export_onnx(module, example, Path(work_dir) / f"{type(module).__name__.lower()}.onnx")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        input_name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {input_name: x})[0]
+        return export_onnx(module, example, path)
     import openvino as ov
+    path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ov_model = ov.convert_model(module.eval(), example_input=example,
                                     input=[ov.PartialShape([-1, *example.shape[1:]])])
-    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    ov.save_model(ov_model, str(path), compress_to_fp16=False)  # fp16 weights would break 1e-4
+    return path
+
+
+def load_graph(path, name: str, threads: int = 0):
+    """A numpy -> numpy callable running an exported graph; ``threads`` 0 = the runtime's default."""
+    if name == "onnxruntime":
+        import onnxruntime as ort
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {input_name: x})[0]
+    import openvino as ov
+    # no pinning: with pinning each worker process would put its thread on the same first core
+    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
-    compiled = ov.Core().compile_model(ov_model, "CPU", config)
+    compiled = ov.Core().compile_model(str(path), "CPU", config)
     return lambda x: compiled(x)[0]
+
+
+def compile_module(module: nn.Module, example: torch.Tensor, name: str, work_dir, threads=0):
+    """A numpy -> numpy callable running ``module`` on ONNX Runtime or OpenVINO."""
+    path = export_graph(module, example, name, Path(work_dir) / type(module).__name__.lower())
+    return load_graph(path, name, threads)
 
 
 class TorchBackend:
@@ -82,17 +102,24 @@ class TorchBackend:
 
 
 class CompiledBackend:
-    """ONNX Runtime or OpenVINO; ``frontend_in_graph`` picks the waveform-in graph."""
+    """ONNX Runtime or OpenVINO; ``frontend_in_graph`` picks the waveform-in graph.
 
-    def __init__(self, model, name, window_samples, work_dir, threads=0, frontend_in_graph=False):
+    ``export=False`` loads the graph an earlier call wrote to ``work_dir`` (inference worker
+    processes do this) and exports only when it is missing.
+    """
+
+    def __init__(self, model, name, window_samples, work_dir, threads=0, frontend_in_graph=False, export=True):
         self.name, self.model, self.frontend_in_graph = name, model.eval(), frontend_in_graph
         waves = torch.zeros(2, window_samples)
-        if frontend_in_graph:
-            self.run = compile_module(model, waves, name, work_dir, threads)
-        else:
+        module, example = model, waves
+        if not frontend_in_graph:
             with torch.no_grad():
-                image = model.image(waves)
-            self.run = compile_module(Classifier(model), image, name, work_dir, threads)
+                module, example = Classifier(model), model.image(waves)
+        path = Path(work_dir) / (("model" if frontend_in_graph else "classifier") + GRAPH_SUFFIX[name])
+        if export or not path.is_file():
+            path = export_graph(module, example, name, path)
+        self.graph_path = path
+        self.run = load_graph(path, name, threads)
 
     def __call__(self, waves: np.ndarray) -> np.ndarray:
         waves = np.ascontiguousarray(waves, dtype=np.float32)
@@ -107,11 +134,12 @@ def available(name: str) -> bool:
     return name == "torch" or importlib.util.find_spec(name) is not None
 
 
-def make_backend(model, name: str, window_samples: int, work_dir, threads: int = 0, frontend_in_graph=False):
+def make_backend(model, name: str, window_samples: int, work_dir, threads: int = 0, frontend_in_graph=False,
+                 export=True):
     """The backend called ``name``, or torch (with a printed note) when its package is missing."""
     if not available(name):
         print(f"backend {name!r} is not installed here; falling back to torch eager")
         name = "torch"
     if name == "torch":
         return TorchBackend(model)
-    return CompiledBackend(model, name, window_samples, work_dir, threads, frontend_in_graph)
+    return CompiledBackend(model, name, window_samples, work_dir, threads, frontend_in_graph, export)

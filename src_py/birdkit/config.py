@@ -82,7 +82,8 @@ class Config:
     tta_shift_seconds: float = 1.0
     tta_aggregation: str = "mean"
     backend: str = "torch"
-    threads: int = 0                    # CPU threads for the inference backend; 0 = library default
+    infer_workers: int = 0              # inference processes, one thread each; 0 = one per core, 1 = this process
+    threads: int = 0                    # infer_workers 1: CPU threads of the backend; 0 = library default
     frontend_in_graph: bool = False     # onnxruntime/openvino: compile the waveform-in graph too
     smoothing: float = 0.0              # weight of neighbouring windows; 0 = off
     dry_run_soundscapes: int = 3        # empty test folder -> predict this many train soundscapes
@@ -159,6 +160,8 @@ class Config:
             raise ValueError(f"in_chans must be 1 or 3, got {self.in_chans}")
         if self.tta_views < 1:
             raise ValueError(f"tta_views must be >= 1, got {self.tta_views}")
+        if self.infer_workers < 0 or self.threads < 0:
+            raise ValueError(f"infer_workers and threads must be >= 0, got {self.infer_workers}, {self.threads}")
 
     def save(self, path) -> Path:
         """Write the resolved config beside the outputs, with the git revision."""

@@ -1,11 +1,14 @@
 """Soundscape inference (seed cell 9): every 5-s window of every test file, every label.
 
-Decoding runs in a thread ahead of the model (soundfile releases the GIL); all windows of a
-file (times the TTA views) go through the model in one batch; the output is Kaggle's
-``submission.csv`` layout.
+Each file is decoded, turned into log-mels and scored with all its windows (times the TTA
+views) in one batch. With ``infer_workers`` 0 (the default) that runs in one worker process per
+CPU core, each with one thread (``birdkit.pool``), so decoding in one process overlaps the model
+in another and no two thread pools fight over a core; ``infer_workers: 1`` runs in this process,
+with a decode thread ahead of the model. The output is Kaggle's ``submission.csv`` layout.
 """
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from .audio import AudioError, load_audio
 from .backends import make_backend
 from .metrics import file_stems
 from .models import model_from_checkpoint
+from .pool import WorkerPool
 from .tables import check_submission_columns
 from .train import probabilities
 from .tta import predict_with_tta, smooth_windows
@@ -50,14 +54,30 @@ class Ensemble:
     losses: list
     classes: list
     contract: dict
+    spec: dict = field(default_factory=dict)  # how a worker process loads it again (birdkit.pool)
+
+    _pool: object = field(default=None, repr=False)
 
     def __call__(self, waves: np.ndarray) -> np.ndarray:
         import torch
         out = [probabilities(torch.from_numpy(b(waves)), loss).numpy() for b, loss in zip(self.backends, self.losses)]
         return np.mean(out, axis=0)
 
+    def pool(self, workers: int):
+        """Worker processes holding this ensemble, started once and kept for later calls."""
+        if self._pool is None or self._pool.workers != workers:
+            self.close()
+            self._pool = WorkerPool(self.spec, workers)
+        return self._pool
 
-def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False) -> Ensemble:
+    def close(self):
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False, export=True) -> Ensemble:
+    """Checkpoints -> an ``Ensemble`` on ``backend``; compiled graphs are written to ``work_dir``."""
     backends, losses, contract = [], [], None
     for i, path in enumerate(paths):
         model, c = model_from_checkpoint(path)
@@ -66,11 +86,13 @@ def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=Fa
         contract = contract or c
         window = window_samples(c["mel"])
         backends.append(make_backend(model, backend, window, Path(work_dir) / f"model{i}", threads,
-                                     frontend_in_graph))
+                                     frontend_in_graph, export))
         losses.append(c["loss"])
     if contract is None:
         raise ValueError("no checkpoint given")
-    return Ensemble(backends, losses, contract["classes"], contract)
+    spec = {"paths": [str(p) for p in paths], "backend": backends[0].name, "work_dir": str(work_dir),
+            "frontend_in_graph": frontend_in_graph}
+    return Ensemble(backends, losses, contract["classes"], contract, spec)
 
 
 @dataclass
@@ -80,32 +102,61 @@ class InferenceResult:
     timings: dict = field(default_factory=dict)
 
 
+def worker_count(setting: int, n_files: int) -> int:
+    """Inference processes: ``setting`` (0 = one per usable core), never more than the files."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(setting or cores, n_files))
+
+
 def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True):
     """Submission rows for ``files``: ``row_id`` + one probability column per class."""
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
     mel = ensemble.contract["mel"]
     sr, window = mel["sample_rate"], window_samples(mel)
-    shift = int(round(cfg.tta_shift_seconds * sr))
+    workers = worker_count(cfg.infer_workers, len(files))
+    tta = (cfg.tta_views, cfg.tta_shift_seconds, cfg.tta_aggregation)
     frames, skipped, t_model = [], [], 0.0
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        decoded = pool.map(lambda p: _decode(p, sr), files)
-        for path, wave in tqdm(zip(files, decoded), total=len(files), desc="soundscapes", disable=not progress):
-            if isinstance(wave, AudioError):
-                skipped.append({"filename": path.name, "reason": wave.reason, "error": wave.detail})
-                probs = np.zeros((n_windows(int(FALLBACK_SECONDS * sr), window), len(ensemble.classes)))
-            else:
-                t0 = time.perf_counter()
-                probs = predict_with_tta(ensemble, wave, window, cfg.tta_views, shift, cfg.tta_aggregation)
-                t_model += time.perf_counter() - t0
-            probs = smooth_windows(probs, cfg.smoothing)
-            ids = row_ids(path.stem, len(probs), mel["window_seconds"])
-            frames.append(pd.DataFrame(probs.astype(np.float32), columns=ensemble.classes).assign(row_id=ids))
+    scored = ensemble.pool(workers).map(files, tta) if workers > 1 else _in_process(files, ensemble, tta)
+    for path, (probs, error, seconds) in tqdm(zip(files, scored), total=len(files), desc="soundscapes",
+                                              disable=not progress):
+        if error is not None:
+            skipped.append({"filename": path.name, "reason": error.reason, "error": error.detail})
+            probs = np.zeros((n_windows(int(FALLBACK_SECONDS * sr), window), len(ensemble.classes)))
+        t_model += seconds
+        probs = smooth_windows(probs, cfg.smoothing)
+        ids = row_ids(path.stem, len(probs), mel["window_seconds"])
+        frames.append(pd.DataFrame(probs.astype(np.float32), columns=ensemble.classes).assign(row_id=ids))
     sub = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ensemble.classes + ["row_id"])
     sub = sub[["row_id"] + list(ensemble.classes)]
     total = time.perf_counter() - started
-    return InferenceResult(sub, skipped, {"files": len(files), "seconds": total, "model_seconds": t_model})
+    return InferenceResult(sub, skipped, {"files": len(files), "seconds": total, "model_seconds": t_model,
+                                          "workers": workers})
+
+
+def score_file(path, ensemble: Ensemble, tta) -> tuple:
+    """(probabilities [windows, classes] | None, AudioError | None, seconds in the model) of one file."""
+    mel = ensemble.contract["mel"]
+    wave = _decode(path, mel["sample_rate"])
+    return (None, wave, 0.0) if isinstance(wave, AudioError) else _score(ensemble, wave, tta)
+
+
+def _score(ensemble, wave, tta):
+    views, shift_seconds, how = tta
+    mel = ensemble.contract["mel"]
+    t0 = time.perf_counter()
+    probs = predict_with_tta(ensemble, wave, window_samples(mel), views,
+                             int(round(shift_seconds * mel["sample_rate"])), how)
+    return probs, None, time.perf_counter() - t0
+
+
+def _in_process(files, ensemble, tta):
+    """This process: a decode thread one file ahead (soundfile releases the GIL), then the model."""
+    sr = ensemble.contract["mel"]["sample_rate"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for wave in pool.map(lambda p: _decode(p, sr), files):
+            yield (None, wave, 0.0) if isinstance(wave, AudioError) else _score(ensemble, wave, tta)
 
 
 def _decode(path, sr):

@@ -1,0 +1,49 @@
+"""Inference worker processes: each loads the ensemble once (one thread) and scores whole files.
+
+Spawned, not forked: a fork would copy the parent's torch/OpenMP and OpenVINO thread pools in
+whatever state they are in. Workers read the graphs the parent exported (``export=False``), so
+nothing is exported twice. The pool is kept by its ``Ensemble`` and reused by later calls.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import repeat
+
+_WORKER = {}
+
+
+class WorkerPool:
+    def __init__(self, spec: dict, workers: int):
+        self.workers = workers
+        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_start, initargs=(spec,))
+        # a pool dropped without close() still stops its workers
+        weakref.finalize(self, self.executor.shutdown, wait=False, cancel_futures=True)
+
+    def map(self, files, tta):
+        """``score_file`` results for ``files``, in order."""
+        try:
+            yield from self.executor.map(_score_file, files, repeat(tta))
+        except BrokenProcessPool as exc:
+            raise RuntimeError(f"an inference worker process died ({exc}); its error is printed above. "
+                               "Set infer_workers: 1 to run inference in this process.") from exc
+
+    def close(self):
+        self.executor.shutdown(cancel_futures=True)
+
+
+def _start(spec):
+    import torch
+
+    from .infer import load_ensemble
+    torch.set_num_threads(1)
+    _WORKER["ensemble"] = load_ensemble(spec["paths"], spec["backend"], spec["work_dir"], threads=1,
+                                        frontend_in_graph=spec["frontend_in_graph"], export=False)
+
+
+def _score_file(path, tta):
+    from .infer import score_file
+    return score_file(path, _WORKER["ensemble"], tta)

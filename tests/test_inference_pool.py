@@ -1,0 +1,96 @@
+"""Inference in worker processes (issue 5): same rows as in-process, reused pool, clean errors."""
+import dataclasses
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import torchaudio.transforms as T
+
+from birdkit.audio import AudioError, clean, load_audio
+from birdkit.config import Config
+from birdkit.features import MelFrontEnd
+from birdkit.infer import load_ensemble, predict_soundscapes, worker_count
+from birdkit.models import build_model, make_contract, save_checkpoint
+from conftest import REAL_AUDIO
+
+CLASSES = ["1139490", "amekes", "bkcdon"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pool")
+    cfg = Config(model_name="test_efficientnet", n_mels=64, n_fft=1024, in_chans=3, tta_views=2)
+    torch.manual_seed(0)
+    model = build_model(cfg, CLASSES).eval()
+    for p in model.backbone.parameters():  # spread the random scores so differences would show
+        p.data.normal_(0, 0.2)
+    ckpt = save_checkpoint(tmp / "m.pth", model, make_contract(cfg, CLASSES))
+    folder = tmp / "test_soundscapes"
+    folder.mkdir()
+    for name in ("birdnet_soundscape_120s.ogg", "21100_36_48.mp3", "birds_10s.wav"):
+        shutil.copy(REAL_AUDIO / name, folder / name)
+    (folder / "broken.ogg").write_bytes(b"OggS" + bytes(3000))
+    return cfg, ckpt, sorted(folder.iterdir()), tmp
+
+
+@pytest.mark.parametrize("backend", ["torch", "openvino"])
+def test_workers_give_the_in_process_submission_and_are_reused(setup, backend):
+    cfg, ckpt, files, tmp = setup
+    ensemble = load_ensemble([ckpt], backend, tmp / backend)
+    try:
+        here = predict_soundscapes(files, ensemble, dataclasses.replace(cfg, infer_workers=1), progress=False)
+        pooled_cfg = dataclasses.replace(cfg, infer_workers=2)
+        pooled = predict_soundscapes(files, ensemble, pooled_cfg, progress=False)
+        pool = ensemble._pool
+        again = predict_soundscapes(files[:2], ensemble, pooled_cfg, progress=False)
+        assert ensemble._pool is pool, "a second call must reuse the running workers"
+    finally:
+        ensemble.close()
+    assert ensemble._pool is None
+    assert here.timings["workers"] == 1 and pooled.timings["workers"] == 2
+    assert pooled.submission["row_id"].tolist() == here.submission["row_id"].tolist()
+    np.testing.assert_allclose(pooled.submission.iloc[:, 1:].to_numpy(), here.submission.iloc[:, 1:].to_numpy(),
+                               atol=1e-5)
+    assert len(again.submission) == len(pooled.submission[pooled.submission.row_id.str.startswith(
+        tuple(f.stem + "_" for f in files[:2]))])
+    # the undecodable file is reported from the worker with its reason, and still gets its rows
+    assert [(s["filename"], s["reason"]) for s in pooled.skipped] == [("broken.ogg", "undecodable")]
+    assert pooled.submission.row_id.str.startswith("broken_").sum() == 12
+
+
+def test_worker_count():
+    assert worker_count(3, 10) == 3
+    assert worker_count(4, 2) == 2          # never more workers than files
+    assert worker_count(0, 1) == 1
+    assert worker_count(0, 1000) >= 1       # one per usable core
+    with pytest.raises(ValueError, match="infer_workers"):
+        Config(infer_workers=-1).validate()
+
+
+def test_audio_error_survives_pickling():
+    err = pickle.loads(pickle.dumps(AudioError("x.ogg", "undecodable", "detail")))
+    assert (err.path, err.reason, err.detail, str(err)) == ("x.ogg", "undecodable", "detail",
+                                                            "x.ogg: undecodable (detail)")
+
+
+def test_clean_mono_stereo_and_repairs():
+    mono = np.array([[0.5], [-1.0], [1.0]], dtype=np.float32)
+    assert clean(mono).tolist() == [0.5, -1.0, 1.0]
+    stereo = np.array([[0.5, -0.5], [1.0, 0.0]], dtype=np.float32)
+    assert clean(stereo).tolist() == [0.0, 0.5]
+    bad = np.array([[np.nan], [np.inf], [-np.inf], [3.0], [-1e30], [0.25]], dtype=np.float32)
+    assert clean(bad).tolist() == [0.0, 0.0, 0.0, 1.0, -1.0, 0.25]
+    assert clean(bad).dtype == np.float32
+
+
+def test_front_end_equals_torchaudio_reference():
+    """The faster power spectrum gives torchaudio's MelSpectrogram + AmplitudeToDB."""
+    mel = dict(sample_rate=32000, n_mels=128, fmin=20, fmax=16000, n_fft=2048, hop_length=512)
+    wave = torch.from_numpy(load_audio(REAL_AUDIO / "birds_10s.wav", 32000)[:2 * 160000].reshape(2, -1))
+    ref = T.AmplitudeToDB(stype="power", top_db=None)(
+        T.MelSpectrogram(32000, n_fft=2048, hop_length=512, f_min=20, f_max=16000, n_mels=128)(wave))
+    out = MelFrontEnd(**mel)(wave)
+    assert out.shape == ref.shape == (2, 128, 313)
+    np.testing.assert_allclose(out.numpy(), ref.clamp_min(-100).numpy(), atol=1e-3)
