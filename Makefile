@@ -39,7 +39,7 @@ demo: venv demo-data  ## the whole pipeline on the demo competition
 	@start=$$(date +%s); \
 	$(PY) -m birdkit.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-2025 \
 	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) && \
-	echo "make demo finished in $$(( $$(date +%s) - start )) s (install and data included)"
+	echo "make demo: the notebooks took $$(( $$(date +%s) - start )) s (the venv and the demo data were made before)"
 
 run: venv  ## make run PARAMS=params/x.yaml DATA_DIR=/path/to/birdclef-2025 [SOLUTION=...] [NAME=...]
 	$(PY) -m birdkit.runner $(RUN_ARGS)

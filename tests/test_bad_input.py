@@ -115,7 +115,8 @@ def corpus(tmp_path_factory):
 def cfg(corpus):
     comp = corpus[0]
     return Config(run_dir=str(comp.parent / "run"), cache_dir=str(comp.parent / "run" / "spectrograms"),
-                  workers=1, n_mels=64, n_fft=1024, model_name="test_efficientnet")
+                  workers=1, n_mels=64, n_fft=1024, model_name="test_efficientnet",
+                  infer_workers=2)  # inference in worker processes: errors must cross the process boundary
 
 
 @pytest.fixture(scope="module")

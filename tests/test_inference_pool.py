@@ -11,7 +11,7 @@ import torchaudio.transforms as T
 from birdkit.audio import AudioError, clean, load_audio
 from birdkit.config import Config
 from birdkit.features import MelFrontEnd
-from birdkit.infer import load_ensemble, predict_soundscapes, worker_count
+from birdkit.infer import AUTO_POOL_MIN_FILES, cpu_cores, load_ensemble, predict_soundscapes, worker_count
 from birdkit.models import build_model, make_contract, save_checkpoint
 from conftest import REAL_AUDIO
 
@@ -64,7 +64,8 @@ def test_worker_count():
     assert worker_count(3, 10) == 3
     assert worker_count(4, 2) == 2          # never more workers than files
     assert worker_count(0, 1) == 1
-    assert worker_count(0, 1000) >= 1       # one per usable core
+    assert worker_count(0, AUTO_POOL_MIN_FILES - 1) == 1   # a dry run: not worth starting workers
+    assert worker_count(0, 700) == cpu_cores()             # Kaggle's rerun: one per usable core
     with pytest.raises(ValueError, match="infer_workers"):
         Config(infer_workers=-1).validate()
 

@@ -87,6 +87,7 @@ def test_killed_generation_resumes_with_every_output_valid(comp, tmp_path):
     cfg = Config(run_dir=str(cache), cache_dir=str(cache), workers=1, n_mels=64, n_fft=1024)
     s = generate_spectrograms(df, cfg, progress=False)
     assert s["already_done"] == done_before >= KILL_AFTER  # a .tmp-* file never counts as done
+    assert s["stale_tmp_removed"] >= 1 and not stale.exists() and not list(cache.glob("*/.tmp-*"))
     assert s["written"] + s["already_done"] + s["failed"] == s["rows"] == N_FILES and s["failed"] == 0
     frames = cfg.window_samples // cfg.hop_length + 1
     for row in df.itertuples():

@@ -82,7 +82,8 @@ class Config:
     tta_shift_seconds: float = 1.0
     tta_aggregation: str = "mean"
     backend: str = "torch"
-    infer_workers: int = 0              # inference processes, one thread each; 0 = one per core, 1 = this process
+    infer_workers: int = 0              # inference processes, one thread each; 0 = auto (one per core
+                                        # from 64 files on), 1 = this process
     threads: int = 0                    # infer_workers 1: CPU threads of the backend; 0 = library default
     frontend_in_graph: bool = False     # onnxruntime/openvino: compile the waveform-in graph too
     smoothing: float = 0.0              # weight of neighbouring windows; 0 = off

@@ -1,10 +1,11 @@
 """Soundscape inference (seed cell 9): every 5-s window of every test file, every label.
 
 Each file is decoded, turned into log-mels and scored with all its windows (times the TTA
-views) in one batch. With ``infer_workers`` 0 (the default) that runs in one worker process per
-CPU core, each with one thread (``birdkit.pool``), so decoding in one process overlaps the model
-in another and no two thread pools fight over a core; ``infer_workers: 1`` runs in this process,
-with a decode thread ahead of the model. The output is Kaggle's ``submission.csv`` layout.
+views) in one batch. With ``infer_workers`` 0 (the default) and at least ``AUTO_POOL_MIN_FILES``
+files (Kaggle's rerun on the hidden test set), that runs in one worker process per CPU core,
+each with one thread (``birdkit.pool``), so decoding in one process overlaps the model in
+another and no two thread pools fight over a core; fewer files, or ``infer_workers: 1``, run in
+this process, with a decode thread ahead of the model; ``infer_workers: N`` forces N workers. The output is Kaggle's ``submission.csv`` layout.
 """
 from __future__ import annotations
 
@@ -44,6 +45,12 @@ def choose_soundscapes(competition_dir, dry_run_count: int, max_files: int = 0):
     dry_run = not files
     if dry_run:
         files = list_audio(comp / "train_soundscapes")[:dry_run_count]
+    stems = {}
+    for f in files:  # row_ids come from the stem: x.ogg and x.wav would write the same rows
+        if f.stem in stems:
+            raise ValueError(f"{stems[f.stem]} and {f} share the name {f.stem!r}, so their rows would share "
+                             "row_ids; rename or remove one")
+        stems[f.stem] = f
     return (files[:max_files] if max_files else files), dry_run
 
 
@@ -102,10 +109,19 @@ class InferenceResult:
     timings: dict = field(default_factory=dict)
 
 
+AUTO_POOL_MIN_FILES = 64  # starting workers costs 5-10 s: worth it for Kaggle's ~700 files, not for a dry run
+
+
+def cpu_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def worker_count(setting: int, n_files: int) -> int:
-    """Inference processes: ``setting`` (0 = one per usable core), never more than the files."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(setting or cores, n_files))
+    """Inference processes, never more than the files. ``setting`` 0 = automatic: one per usable
+    core from ``AUTO_POOL_MIN_FILES`` files on, else 1 (this process)."""
+    if setting == 0:
+        setting = cpu_cores() if n_files >= AUTO_POOL_MIN_FILES else 1
+    return max(1, min(setting, n_files))
 
 
 def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True):

@@ -87,6 +87,14 @@ def _process(job):
         return index, (type(exc).__name__, str(exc))
 
 
+def remove_stale_tmp(out: Path) -> int:
+    """Delete half-written ``.tmp-*`` files a killed run left behind (never counted as done)."""
+    stale = list(out.glob("*/.tmp-*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def is_done(npy_path: Path, png_path: Path, write_png: bool) -> bool:
     return npy_path.is_file() and (png_path.is_file() or not write_png)
 
@@ -96,6 +104,7 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
     out = cfg.cache_path
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    stale = remove_stale_tmp(out)
     jobs, done, duplicates, owner = [], 0, [], {}
     for i, row in enumerate(df.itertuples(index=False)):
         npy_path, png_path = output_paths(out, row.primary_label, row.filename)
@@ -114,7 +123,7 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
                           columns=["filename", "path", "reason", "error"])
     report.to_csv(out / REPORT_NAME, index=False)
     seconds = time.perf_counter() - started
-    summary = {"rows": len(df), "already_done": done, "written": len(jobs) - len(job_failures),
+    summary = {"rows": len(df), "already_done": done, "stale_tmp_removed": stale, "written": len(jobs) - len(job_failures),
                "failed": len(failures), "failed_by_reason": dict(Counter(r for _, (r, _) in failures)),
                "species_folders": sum(1 for p in out.iterdir() if p.is_dir()),
                "seconds": round(seconds, 2),
