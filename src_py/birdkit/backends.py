@@ -84,12 +84,6 @@ def load_graph(path, name: str, threads: int = 0):
     return lambda x: compiled(x)[0]
 
 
-def compile_module(module: nn.Module, example: torch.Tensor, name: str, work_dir, threads=0):
-    """A numpy -> numpy callable running ``module`` on ONNX Runtime or OpenVINO."""
-    path = export_graph(module, example, name, Path(work_dir) / type(module).__name__.lower())
-    return load_graph(path, name, threads)
-
-
 class TorchBackend:
     name = "torch"
 

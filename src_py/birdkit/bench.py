@@ -24,7 +24,7 @@ import soundfile as sf
 import torch
 
 from .audio import frame_windows, load_audio
-from .backends import Classifier, available, compile_module
+from .backends import Classifier, CompiledBackend
 from .config import Config
 from .infer import cpu_cores, list_audio, load_ensemble, predict_soundscapes, worker_count
 from .models import build_model, make_contract, save_checkpoint
@@ -89,11 +89,12 @@ def model_config(spec: str, params=DEMO_PARAMS, model_name: str = "", tta_views:
     return dataclasses.replace(cfg, pretrained=False, pretrained_path="", tta_views=tta_views, smoothing=0.0)
 
 
-def classifier_backend(model, name: str, image_shape, work_dir, threads: int = 0):
-    """images ``[N, C, mels, frames]`` -> logits on ``name``, the same settings as birdkit.backends."""
+def classifier_call(backend, model):
+    """images ``[N, C, mels, frames]`` -> logits: the compiled classifier graph ``backend`` itself
+    runs (so nothing is exported twice), or torch eager for the torch backend."""
+    if isinstance(backend, CompiledBackend) and not backend.frontend_in_graph:
+        return backend.run
     head = Classifier(model).eval()
-    if name in ("onnxruntime", "openvino") and available(name):
-        return compile_module(head, torch.zeros(2, *image_shape), name, work_dir, threads)
     return lambda x: torch_call(head, x)
 
 
@@ -139,12 +140,12 @@ def bench_model(spec, files, backends, work_dir, threads=2, model_name="", param
     for name in backends:
         ensemble, setup = _timed(load_ensemble, [ckpt], name, work / name, threads)
         backend = ensemble.backends[0]
-        head = classifier_backend(model, backend.name, images[0].shape[1:], work / name, threads)
+        head = classifier_call(backend, model)
         backend(waves[0]), head(images[0])  # warm-up
         wave_ms = [_best(repeats, backend, w)[1] / len(w) * 1e3 for w in waves]
         model_ms = [_best(repeats, head, im)[1] / len(im) * 1e3 for im in images]
-        e2e = {}
-        for key, workers in (("one", 1), ("pool", worker_count(cpu_cores(), len(files)))):
+        e2e, workers_used = {}, worker_count(cpu_cores(), len(files))
+        for key, workers in (("one", 1), ("pool", workers_used)):
             run_cfg = dataclasses.replace(cfg, infer_workers=workers)
             _, start = _timed(predict_soundscapes, files[:workers], ensemble, run_cfg, None, False)  # warm-up
             result, e2e[key] = _best(repeats, predict_soundscapes, files, ensemble, run_cfg, None, False)
@@ -159,7 +160,7 @@ def bench_model(spec, files, backends, work_dir, threads=2, model_name="", param
         row.update(e2e_over_model=e2e_ms / row["model_ms"], speedup_vs_torch=np.nan,
                    speedup_vs_torch_1proc=np.nan, audio_s_per_s=rate,
                    proj_700_min=(KAGGLE_FILES * 60.0 / rate + start) / 60.0, setup_s=setup, pool_start_s=start,
-                   files=len(files), windows=n_total, threads=threads, workers=worker_count(cpu_cores(), len(files)),
+                   files=len(files), windows=n_total, threads=threads, workers=workers_used,
                    repeats=repeats, tta_views=cfg.tta_views, timm_name=cfg.model_name, n_mels=cfg.n_mels,
                    in_chans=cfg.in_chans)
         rows.append(row)

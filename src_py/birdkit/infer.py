@@ -5,7 +5,8 @@ views) in one batch. With ``infer_workers`` 0 (the default) and at least ``AUTO_
 files (Kaggle's rerun on the hidden test set), that runs in one worker process per CPU core,
 each with one thread (``birdkit.pool``), so decoding in one process overlaps the model in
 another and no two thread pools fight over a core; fewer files, or ``infer_workers: 1``, run in
-this process, with a decode thread ahead of the model; ``infer_workers: N`` forces N workers. The output is Kaggle's ``submission.csv`` layout.
+this process, with a decode thread ahead of the model; ``infer_workers: N`` forces N workers.
+The output is Kaggle's ``submission.csv`` layout.
 """
 from __future__ import annotations
 
@@ -153,12 +154,13 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
 
 def score_file(path, ensemble: Ensemble, tta) -> tuple:
     """(probabilities [windows, classes] | None, AudioError | None, seconds in the model) of one file."""
-    mel = ensemble.contract["mel"]
-    wave = _decode(path, mel["sample_rate"])
-    return (None, wave, 0.0) if isinstance(wave, AudioError) else _score(ensemble, wave, tta)
+    return _score(ensemble, _decode(path, ensemble.contract["mel"]["sample_rate"]), tta)
 
 
 def _score(ensemble, wave, tta):
+    """``score_file`` of a decoded wave, or of the ``AudioError`` that decoding gave."""
+    if isinstance(wave, AudioError):
+        return None, wave, 0.0
     views, shift_seconds, how = tta
     mel = ensemble.contract["mel"]
     t0 = time.perf_counter()
@@ -172,7 +174,7 @@ def _in_process(files, ensemble, tta):
     sr = ensemble.contract["mel"]["sample_rate"]
     with ThreadPoolExecutor(max_workers=1) as pool:
         for wave in pool.map(lambda p: _decode(p, sr), files):
-            yield (None, wave, 0.0) if isinstance(wave, AudioError) else _score(ensemble, wave, tta)
+            yield _score(ensemble, wave, tta)
 
 
 def _decode(path, sr):

@@ -123,7 +123,8 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
                           columns=["filename", "path", "reason", "error"])
     report.to_csv(out / REPORT_NAME, index=False)
     seconds = time.perf_counter() - started
-    summary = {"rows": len(df), "already_done": done, "stale_tmp_removed": stale, "written": len(jobs) - len(job_failures),
+    summary = {"rows": len(df), "already_done": done, "stale_tmp_removed": stale,
+               "written": len(jobs) - len(job_failures),
                "failed": len(failures), "failed_by_reason": dict(Counter(r for _, (r, _) in failures)),
                "species_folders": sum(1 for p in out.iterdir() if p.is_dir()),
                "seconds": round(seconds, 2),
