@@ -78,3 +78,14 @@ def test_backends_equal_torch(tmp_path, cfg):
             out = backend(waves)
             assert out.shape == ref.shape
             np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_openvino_graph_is_saved_with_fp32_weights(tmp_path, cfg):
+    """The backend runs the IR it saved (worker processes reload it): fp16-compressed weights,
+    OpenVINO's save default, would shift scores by ~1e-3 relative to torch."""
+    import openvino as ov
+    model = build_model(cfg, CLASSES).eval()
+    backend = make_backend(model, "openvino", cfg.window_samples, tmp_path)
+    constants = [op for op in ov.Core().read_model(backend.graph_path).get_ops()
+                 if op.get_type_name() == "Constant"]
+    assert constants and not [op for op in constants if op.get_element_type() == ov.Type.f16]
