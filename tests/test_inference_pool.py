@@ -13,13 +13,12 @@ from birdkit.config import Config
 from birdkit.features import MelFrontEnd
 from birdkit.infer import AUTO_POOL_MIN_FILES, cpu_cores, load_ensemble, predict_soundscapes, worker_count
 from birdkit.models import build_model, make_contract, save_checkpoint
-from conftest import REAL_AUDIO
 
 CLASSES = ["1139490", "amekes", "bkcdon"]
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, real_audio):
     tmp = tmp_path_factory.mktemp("pool")
     cfg = Config(model_name="test_efficientnet", n_mels=64, n_fft=1024, in_chans=3, tta_views=2)
     torch.manual_seed(0)
@@ -30,7 +29,7 @@ def setup(tmp_path_factory):
     folder = tmp / "test_soundscapes"
     folder.mkdir()
     for name in ("birdnet_soundscape_120s.ogg", "21100_36_48.mp3", "birds_10s.wav"):
-        shutil.copy(REAL_AUDIO / name, folder / name)
+        shutil.copy(real_audio / name, folder / name)
     (folder / "broken.ogg").write_bytes(b"OggS" + bytes(3000))
     return cfg, ckpt, sorted(folder.iterdir()), tmp
 
@@ -86,10 +85,10 @@ def test_clean_mono_stereo_and_repairs():
     assert clean(bad).dtype == np.float32
 
 
-def test_front_end_equals_torchaudio_reference():
+def test_front_end_equals_torchaudio_reference(real_audio):
     """The faster power spectrum gives torchaudio's MelSpectrogram + AmplitudeToDB."""
     mel = dict(sample_rate=32000, n_mels=128, fmin=20, fmax=16000, n_fft=2048, hop_length=512)
-    wave = torch.from_numpy(load_audio(REAL_AUDIO / "birds_10s.wav", 32000)[:2 * 160000].reshape(2, -1))
+    wave = torch.from_numpy(load_audio(real_audio / "birds_10s.wav", 32000)[:2 * 160000].reshape(2, -1))
     ref = T.AmplitudeToDB(stype="power", top_db=None)(
         T.MelSpectrogram(32000, n_fft=2048, hop_length=512, f_min=20, f_max=16000, n_mels=128)(wave))
     out = MelFrontEnd(**mel)(wave)
