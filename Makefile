@@ -13,44 +13,50 @@ SOLUTION ?=
 NAME ?=
 RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME))
 
-.PHONY: venv sync check demo demo-data run smoke test bench push push-status pull-output push-wheels clean
+.PHONY: venv sync check lint demo demo-data run smoke test test-fast bench push push-status pull-output push-wheels clean
 
 venv: $(STAMP)
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@echo "== creating $(VENV) and installing pinned requirements"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'birdkit.pth').write_text(str(pathlib.Path('src_py').resolve()) + '\n')"
+	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m ipykernel install --prefix $(VENV) --name $(KERNEL) --display-name "Python (birdkit)" > /dev/null
 	$(PY) -m pip check
 	@touch $(STAMP)
 	@echo "== venv ready: $(VENV) (kernel '$(KERNEL)' registered inside it)"
 
 sync: venv  ## regenerate notebooks/*.ipynb from src_py/*.py
-	$(PY) -m birdkit.nbsync sync
+	$(PY) -m birdkit_tools.nbsync sync
 
 check: venv  ## fail if a src_py/notebooks pair differs or a notebook carries outputs
-	$(PY) -m birdkit.nbsync check
+	$(PY) -m birdkit_tools.nbsync check
 
 demo-data: venv
-	$(PY) -m birdkit.demo_data --out $(DEMO_DIR)
+	$(PY) -m birdkit_tools.demo_data --out $(DEMO_DIR)
 
 demo: venv demo-data  ## the whole pipeline on the demo competition
 	@start=$$(date +%s); \
-	$(PY) -m birdkit.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-2025 \
+	$(PY) -m birdkit_tools.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-2025 \
 	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) && \
 	echo "make demo: the notebooks took $$(( $$(date +%s) - start )) s (the venv and the demo data were made before)"
 
 run: venv  ## make run PARAMS=params/x.yaml DATA_DIR=/path/to/birdclef-2025 [SOLUTION=...] [NAME=...]
-	$(PY) -m birdkit.runner $(RUN_ARGS)
+	$(PY) -m birdkit_tools.runner $(RUN_ARGS)
 
-test: venv  ## the test suite
-	$(PY) -m pytest -q -p no:cacheprovider tests
+test: venv  ## the whole test suite (CI)
+	$(PY) -m pytest -q tests
+
+test-fast: venv  ## the edit loop: everything but the slow tests (notebooks, push, export, pools, training)
+	$(PY) -m pytest -q -m "not slow" tests
+
+lint: venv  ## ruff: the linter's check (CI runs it)
+	$(PY) -m ruff check src_py tests
 
 clean:
 	rm -rf runs build staging
 
-# ---- Kaggle: make push [DRY_RUN=1] [KERNELS=train,infer|all] [STAGING=dir] (birdkit.kaggle_push) ----
+# ---- Kaggle: make push [DRY_RUN=1] [KERNELS=train,infer|all] [STAGING=dir] (birdkit_tools.kaggle_push) ----
 # Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/kaggle.json, KAGGLE_USERNAME/KAGGLE_KEY);
 # nothing here reads or prints them.
 STAGING ?= staging
@@ -60,16 +66,16 @@ PULL_DIR ?= runs/kaggle
 PUSH_ARGS = --staging $(STAGING) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(KERNELS),--kernels $(KERNELS))
 
 push: venv  ## stage + validate + push code dataset and kernels (DRY_RUN=1: print the commands, no network)
-	$(PY) -m birdkit.kaggle_push push $(PUSH_ARGS)
+	$(PY) -m birdkit_tools.kaggle_push push $(PUSH_ARGS)
 
 push-status: venv  ## kaggle kernels status of the pushed kernels
-	$(PY) -m birdkit.kaggle_push status $(PUSH_ARGS)
+	$(PY) -m birdkit_tools.kaggle_push status $(PUSH_ARGS)
 
 pull-output: venv  ## kaggle kernels output of each kernel into $(PULL_DIR)/<slug>/
-	$(PY) -m birdkit.kaggle_push pull-output $(PUSH_ARGS) --out $(PULL_DIR)
+	$(PY) -m birdkit_tools.kaggle_push pull-output $(PUSH_ARGS) --out $(PULL_DIR)
 
 push-wheels: venv  ## download the pinned wheels (openvino) for Kaggle's Python and push the wheels dataset
-	$(PY) -m birdkit.kaggle_push push-wheels $(PUSH_ARGS)
+	$(PY) -m birdkit_tools.kaggle_push push-wheels $(PUSH_ARGS)
 
 bench: venv  ## CPU inference benchmark: ms per 5-s window per model and backend (runs/bench/bench.md)
-	$(PY) -m birdkit.bench --out runs/bench
+	$(PY) -m birdkit_tools.bench --out runs/bench

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 import torch
+import torch.nn.functional as F
 
 from birdkit.augment import SpecAugment, make_sampler, mixup, sampler_weights, smooth_targets
 
@@ -42,6 +44,25 @@ def test_sampler_weights_follow_power():
     assert 0.45 < (drawn == "b").mean() < 0.55
 
 
-def test_label_smoothing():
-    y = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
-    assert torch.allclose(smooth_targets(y, 0.2), torch.tensor([[0.85, 0.05, 0.05, 0.05]]))
+@pytest.mark.parametrize("n_classes", [4, 206])
+def test_bce_label_smoothing_moves_every_output_to_the_same_optimum(n_classes):
+    """What a model trained on smoothed BCE targets converges to: each output is its own two-class
+    problem, so negatives settle at eps/2 and positives at 1 - eps/2, whatever the class count."""
+    eps = 0.2
+    y = torch.zeros(1, n_classes)
+    y[0, 1] = 1.0
+    logits = torch.zeros(1, n_classes, requires_grad=True)
+    opt = torch.optim.LBFGS([logits], lr=1.0, max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(logits, smooth_targets(y, eps))
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    p = torch.sigmoid(logits.detach())[0]
+    assert torch.allclose(p[1], torch.tensor(1 - eps / 2), atol=1e-3)
+    negatives = torch.cat([p[:1], p[2:]])
+    assert torch.allclose(negatives, torch.full_like(negatives, eps / 2), atol=1e-3)
+    assert torch.equal(smooth_targets(y, 0.0), y)

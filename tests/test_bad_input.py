@@ -183,6 +183,7 @@ def ensemble(corpus, cfg, tmp_path_factory):
     return load_ensemble([path], "torch", work)
 
 
+@pytest.mark.slow
 def test_inference_gives_every_file_its_rows(corpus, cfg, ensemble):
     files = list_audio(corpus[0] / "test_soundscapes")
     assert sorted(f.name for f in files) == sorted(EXPECTED)

@@ -1,7 +1,11 @@
 """Smoke test of the benchmark's plumbing (timings are not asserted beyond being positive)."""
 import math
 
-from birdkit.bench import COLUMNS, SHOWN, run_bench
+import pytest
+
+from birdkit_tools.bench import COLUMNS, SHOWN, run_bench
+
+pytestmark = pytest.mark.slow  # exports and times graphs
 
 
 def test_quick_bench_writes_table(tmp_path):

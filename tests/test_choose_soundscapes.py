@@ -11,7 +11,7 @@ def _layout(tmp_path, real_audio, test=(), train=()):
     for folder, names in (("test_soundscapes", test), ("train_soundscapes", train)):
         (comp / folder).mkdir(parents=True)
         for name in names:
-            shutil.copy(real_audio / "birds_10s.wav", comp / folder / name)
+            shutil.copy(real_audio / "birds_10s.flac", comp / folder / name)
     (comp / "test_soundscapes" / "notes.txt").write_text("not audio")
     return comp
 

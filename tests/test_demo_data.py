@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from birdkit.demo_data import (COMPETITION, SPECIES, TAXONOMY_COLUMNS, TRAIN_COLUMNS,
-                               generate_demo_competition, window_labels)
+from birdkit_tools.demo_data import (
+    COMPETITION,
+    SPECIES,
+    TAXONOMY_COLUMNS,
+    TRAIN_COLUMNS,
+    generate_demo_competition,
+    window_labels,
+)
 
 SMALL = dict(scale=0.05, n_test=1, n_train_soundscapes=0)
 

@@ -10,9 +10,11 @@ import torchaudio.transforms as T
 
 from birdkit.audio import AudioError, clean, load_audio
 from birdkit.config import Config
-from birdkit.features import MelFrontEnd
+from birdkit.features import MelFrontEnd, MelSettings
 from birdkit.infer import AUTO_POOL_MIN_FILES, cpu_cores, load_ensemble, predict_soundscapes, worker_count
 from birdkit.models import build_model, make_contract, save_checkpoint
+
+pytestmark = pytest.mark.slow  # starts inference worker pools
 
 CLASSES = ["1139490", "amekes", "bkcdon"]
 
@@ -28,7 +30,7 @@ def setup(tmp_path_factory, real_audio):
     ckpt = save_checkpoint(tmp / "m.pth", model, make_contract(cfg, CLASSES))
     folder = tmp / "test_soundscapes"
     folder.mkdir()
-    for name in ("birdnet_soundscape_120s.ogg", "21100_36_48.mp3", "birds_10s.wav"):
+    for name in ("birdnet_soundscape_120s.ogg", "21100_36_48.mp3", "birds_10s.flac"):
         shutil.copy(real_audio / name, folder / name)
     (folder / "broken.ogg").write_bytes(b"OggS" + bytes(3000))
     return cfg, ckpt, sorted(folder.iterdir()), tmp
@@ -88,9 +90,9 @@ def test_clean_mono_stereo_and_repairs():
 def test_front_end_equals_torchaudio_reference(real_audio):
     """The faster power spectrum gives torchaudio's MelSpectrogram + AmplitudeToDB."""
     mel = dict(sample_rate=32000, n_mels=128, fmin=20, fmax=16000, n_fft=2048, hop_length=512)
-    wave = torch.from_numpy(load_audio(real_audio / "birds_10s.wav", 32000)[:2 * 160000].reshape(2, -1))
+    wave = torch.from_numpy(load_audio(real_audio / "birds_10s.flac", 32000)[:2 * 160000].reshape(2, -1))
     ref = T.AmplitudeToDB(stype="power", top_db=None)(
         T.MelSpectrogram(32000, n_fft=2048, hop_length=512, f_min=20, f_max=16000, n_mels=128)(wave))
-    out = MelFrontEnd(**mel)(wave)
+    out = MelFrontEnd(MelSettings(**mel))(wave)
     assert out.shape == ref.shape == (2, 128, 313)
     np.testing.assert_allclose(out.numpy(), ref.clamp_min(-100).numpy(), atol=1e-3)

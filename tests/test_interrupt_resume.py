@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 
 from birdkit.config import Config
-from birdkit.runner import prepare_run_dir
 from birdkit.spectrograms import generate_spectrograms, output_paths
 from birdkit.tables import read_taxonomy, read_train
+from birdkit_tools.runner import prepare_run_dir
 from conftest import ROOT, tone
 
 N_FILES, KILL_AFTER, SR = 40, 5, 32000
@@ -62,6 +62,7 @@ def comp(tmp_path):
     return comp
 
 
+@pytest.mark.slow
 def test_killed_generation_resumes_with_every_output_valid(comp, tmp_path):
     cache = tmp_path / "cache"
     script = tmp_path / "child.py"

@@ -12,22 +12,22 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import papermill as pm
+import pytest
 
 from birdkit.config import Config
-from birdkit.demo_data import generate_demo_competition
-from birdkit.kaggle_stage import stage
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.tables import class_list, read_taxonomy
+from birdkit_tools.kaggle_stage import stage
+
+pytestmark = pytest.mark.slow  # runs a staged notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def kaggle_input(tmp: Path) -> Path:
-    info = generate_demo_competition(tmp / "demo", scale=0.3, n_test=2)
+def kaggle_input(tmp: Path, demo: dict) -> Path:
     inputs = tmp / "input"
     comp = inputs / "competitions" / "birdclef-2025"
-    comp.parent.mkdir(parents=True)
-    shutil.move(info["competition_dir"], comp)
+    shutil.copytree(demo["competition_dir"], comp)
     shutil.copytree(ROOT / "src_py" / "birdkit", inputs / "birdkit-code" / "birdkit",
                     ignore=shutil.ignore_patterns("__pycache__"))
     cfg = Config(model_name="test_efficientnet", n_mels=64, n_fft=1024)
@@ -37,8 +37,8 @@ def kaggle_input(tmp: Path) -> Path:
     return inputs
 
 
-def test_staged_inference_kernel_writes_submission_from_kaggle_layout(tmp_path):
-    inputs = kaggle_input(tmp_path)
+def test_staged_inference_kernel_writes_submission_from_kaggle_layout(tmp_path, demo_competition):
+    inputs = kaggle_input(tmp_path, demo_competition)
     manifest = stage(ROOT, tmp_path / "staging", env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
     infer = next(k for k in manifest["kernels"] if k["key"] == "infer")
     notebook = next(Path(infer["folder"]).glob("*.ipynb"))

@@ -9,9 +9,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from birdkit.kaggle_push import credential_warnings
-from birdkit.kaggle_stage import MetadataError, kaggle_username, validate_dataset_metadata, validate_kernel_metadata
-from birdkit.nbsync import leaked_state
+from birdkit_tools.kaggle_push import credential_warnings
+from birdkit_tools.kaggle_stage import (
+    MetadataError,
+    kaggle_username,
+    validate_dataset_metadata,
+    validate_kernel_metadata,
+)
+from birdkit_tools.nbsync import leaked_state
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "sekrit-value-123"
@@ -81,6 +86,7 @@ def parameters_cell(nb) -> str:
     return next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
 
 
+@pytest.mark.slow
 def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
     rc, out = make("push", env, tmp_path, "DRY_RUN=1")
     assert rc == 0, out
@@ -106,6 +112,7 @@ def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
     assert calls(tmp_path) == []  # a dry run calls nothing
 
 
+@pytest.mark.slow
 def test_push_runs_the_cli_in_order_and_attaches_weights_and_code(env, tmp_path):
     env = {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET}
     rc, out = make("push", env, tmp_path)
@@ -129,6 +136,7 @@ def test_push_runs_the_cli_in_order_and_attaches_weights_and_code(env, tmp_path)
     assert SECRET not in out
 
 
+@pytest.mark.slow
 def test_missing_dataset_is_created(env, tmp_path):
     env = {**env, "KAGGLE_USERNAME": "someone", "STANDIN_MODE": "missing"}
     rc, out = make("push", env, tmp_path, "KERNELS=train")
@@ -137,6 +145,7 @@ def test_missing_dataset_is_created(env, tmp_path):
                                                 ["datasets", "status"], ["kernels", "push"]]
 
 
+@pytest.mark.slow
 def test_cli_error_printed_with_exit_0_fails_the_push(env, tmp_path):
     env = {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET, "STANDIN_MODE": "forbidden"}
     rc, out = make("push", env, tmp_path)
@@ -145,6 +154,7 @@ def test_cli_error_printed_with_exit_0_fails_the_push(env, tmp_path):
     assert SECRET not in out
 
 
+@pytest.mark.slow
 def test_status_and_pull_output_wrap_the_cli(env, tmp_path):
     env = {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET}
     rc, out = make("push-status", env, tmp_path)
@@ -156,11 +166,13 @@ def test_status_and_pull_output_wrap_the_cli(env, tmp_path):
     assert SECRET not in out + out2
 
 
+@pytest.mark.slow
 def test_push_without_a_username_stops_before_any_call(env, tmp_path):
     rc, out = make("push", env, tmp_path)
     assert rc != 0 and "no Kaggle username" in out and calls(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_no_credential_value_in_any_output(env, tmp_path):
     config = tmp_path / "cfg"
     config.mkdir()

@@ -6,7 +6,14 @@ import torch
 
 from birdkit.backends import make_backend
 from birdkit.config import Config
-from birdkit.models import CheckpointError, build_model, load_checkpoint, make_contract, model_from_checkpoint, save_checkpoint
+from birdkit.models import (
+    CheckpointError,
+    build_model,
+    load_checkpoint,
+    make_contract,
+    model_from_checkpoint,
+    save_checkpoint,
+)
 
 CLASSES = ["1139490", "amekes", "bkcdon"]
 
@@ -62,6 +69,7 @@ def test_crafted_pickle_is_refused(tmp_path, capsys):
         load_checkpoint(raw)
 
 
+@pytest.mark.slow
 def test_backends_equal_torch(tmp_path, cfg):
     torch.manual_seed(0)
     model = build_model(cfg, CLASSES).eval()
@@ -80,6 +88,7 @@ def test_backends_equal_torch(tmp_path, cfg):
             np.testing.assert_allclose(out, ref, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_openvino_graph_is_saved_with_fp32_weights(tmp_path, cfg):
     """The backend runs the IR it saved (worker processes reload it): fp16-compressed weights,
     OpenVINO's save default, would shift scores by ~1e-3 relative to torch."""

@@ -9,14 +9,13 @@ import nbformat
 import pandas as pd
 import pytest
 
-from birdkit import nbsync
-from birdkit.demo_data import generate_demo_competition
+from birdkit_tools import nbsync
 
 
 def _copy_pairs(root, tmp_path):
     for sub in ("src_py", "notebooks"):
         (tmp_path / sub).mkdir()
-        for f in (root / sub).glob("0*"):
+        for f in (root / sub).glob("[0-9][0-9]_*"):
             shutil.copy(f, tmp_path / sub / f.name)
     return tmp_path
 
@@ -27,21 +26,21 @@ def test_committed_pairs_are_in_sync(root):
 
 def test_check_fails_after_editing_one_side(root, tmp_path):
     repo = _copy_pairs(root, tmp_path)
-    py = repo / "src_py" / "04_train.py"
+    py = repo / "src_py" / "40_train.py"
     py.write_text(py.read_text().replace("epochs = 10", "epochs = 11"))
-    assert any("04_train.ipynb and" in e for e in nbsync.check(repo))
+    assert any("40_train.ipynb and" in e for e in nbsync.check(repo))
     nbsync.sync(repo)
     assert nbsync.check(repo) == []
-    nb_path = repo / "notebooks" / "01_eda.ipynb"
+    nb_path = repo / "notebooks" / "10_eda.ipynb"
     nb = json.loads(nb_path.read_text())
     nb["cells"][1]["source"] = ["run_dir = 'elsewhere'\n"]
     nb_path.write_text(json.dumps(nb))
-    assert any("01_eda.ipynb and" in e for e in nbsync.check(repo))
+    assert any("10_eda.ipynb and" in e for e in nbsync.check(repo))
 
 
 def test_check_fails_on_executed_notebook(root, tmp_path):
     repo = _copy_pairs(root, tmp_path)
-    nb_path = repo / "notebooks" / "01_eda.ipynb"
+    nb_path = repo / "notebooks" / "10_eda.ipynb"
     nb = nbformat.read(nb_path, as_version=4)
     code = next(c for c in nb.cells if c.cell_type == "code")
     code.execution_count = 1
@@ -53,10 +52,10 @@ def test_check_fails_on_executed_notebook(root, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(root, tmp_path_factory):
+def smoke_run(root, tmp_path_factory, demo_competition):
     base = tmp_path_factory.mktemp("smoke")
-    demo = generate_demo_competition(base / "demo", scale=0.3, n_test=2, n_train_soundscapes=1)
-    cmd = [sys.executable, "-m", "birdkit.runner", "--params", str(root / "params/smoke.yaml"),
+    demo = demo_competition
+    cmd = [sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
            "--data-dir", str(demo["competition_dir"]), "--solution", str(demo["solution_path"]),
            "--runs-dir", str(base / "runs"), "--name", "smoke", "--notebooks", str(root / "notebooks")]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=900)
@@ -64,6 +63,7 @@ def smoke_run(root, tmp_path_factory):
     return base / "runs" / "smoke", demo, proc.stdout
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_everything(smoke_run):
     run, demo, stdout = smoke_run
     names = sorted(p.name for p in (run / "notebooks").iterdir())
@@ -75,6 +75,7 @@ def test_smoke_run_writes_everything(smoke_run):
     assert "run folder:" in stdout and "submission score" in stdout
 
 
+@pytest.mark.slow
 def test_smoke_submission_format(smoke_run):
     run, demo, _ = smoke_run
     sub = pd.read_csv(run / "submission.csv")
@@ -87,19 +88,21 @@ def test_smoke_submission_format(smoke_run):
     assert list(seed.columns) == ["filename", "predicted_species", "confidence"]
 
 
+@pytest.mark.slow
 def test_rerun_into_existing_folder_is_refused(root, smoke_run):
     run, demo, _ = smoke_run
-    proc = subprocess.run([sys.executable, "-m", "birdkit.runner", "--params", str(root / "params/smoke.yaml"),
+    proc = subprocess.run([sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
                            "--data-dir", str(demo["competition_dir"]), "--runs-dir", str(run.parent),
                            "--name", run.name], capture_output=True, text=True, cwd=root)
     assert proc.returncode != 0 and "exists" in proc.stderr
 
 
+@pytest.mark.slow
 def test_failing_cell_names_notebook_and_cell(root, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "birdkit.runner", "--params", str(root / "params/smoke.yaml"),
+    proc = subprocess.run([sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
                            "--data-dir", str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path), "--name", "bad",
-                           "--only", "01", "--notebooks", str(root / "notebooks")],
+                           "--only", "10", "--notebooks", str(root / "notebooks")],
                           capture_output=True, text=True, cwd=root, timeout=300)
     assert proc.returncode != 0
-    assert "FAILED: 01_eda.ipynb, cell" in proc.stderr and "is not a competition folder" in proc.stderr
-    assert (tmp_path / "bad" / "notebooks" / "01_eda.html").is_file()
+    assert "FAILED: 10_eda.ipynb, cell" in proc.stderr and "is not a competition folder" in proc.stderr
+    assert (tmp_path / "bad" / "notebooks" / "10_eda.html").is_file()

@@ -9,18 +9,17 @@ import torch
 
 from birdkit.audio import load_audio
 from birdkit.config import Config
-from birdkit.demo_data import generate_demo_competition
-from birdkit.features import make_frontend
-from birdkit.session import load_tables
+from birdkit.features import MelFrontEnd
+from birdkit.notebook.session import load_tables
 from birdkit.spectrograms import generate_spectrograms, output_paths, select_segment
 from birdkit.split import split_table
 from birdkit.train import LAST_NAME, Trainer
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_competition):
     base = tmp_path_factory.mktemp("demo")
-    info = generate_demo_competition(base / "demo", scale=0.3, n_test=1, n_train_soundscapes=1)
+    info = demo_competition
     cfg = Config(data_dir=str(info["competition_dir"]), run_dir=str(base / "run"), workers=2,
                  model_name="test_efficientnet", n_mels=128, epochs=1, batch_size=8, samples_per_epoch=16,
                  lr=1e-3, max_windows=2)
@@ -37,7 +36,7 @@ def test_every_row_is_accounted_for(demo):
 
 def test_png_is_128xT_uint8_and_cache_matches_on_the_fly_mel(demo):
     cfg, tables, _ = demo
-    frontend = make_frontend(cfg)
+    frontend = MelFrontEnd(cfg.mel)
     for row in tables.train.head(5).itertuples():
         npy_path, png_path = output_paths(cfg.cache_path, row.primary_label, row.filename)
         image = cv2.imread(str(png_path), cv2.IMREAD_UNCHANGED)
@@ -75,6 +74,7 @@ def _train(cfg, tables):
     return trainer, resumed, trainer.fit(progress=False)
 
 
+@pytest.mark.slow
 def test_same_seed_same_metric_and_resume(demo, tmp_path):
     cfg, tables, _ = demo
     cfg_a = dataclasses.replace(cfg, run_dir=str(tmp_path / "a"), cache_dir=str(cfg.cache_path))

@@ -3,8 +3,16 @@ import pandas as pd
 import pytest
 
 from birdkit.split import assign_folds, split_table
-from birdkit.tables import (TableError, check_submission_columns, class_list, label_map, make_targets,
-                            parse_label_list, read_taxonomy, read_train)
+from birdkit.tables import (
+    TableError,
+    check_submission_columns,
+    class_list,
+    label_map,
+    make_targets,
+    parse_label_list,
+    read_taxonomy,
+    read_train,
+)
 
 TAXONOMY = "primary_label,inat_taxon_id,scientific_name,common_name,class_name\n" \
            "1139490,1139490,Frog a,Frog,Amphibia\namekes,1,Falco,Kestrel,Aves\n126247,126247,Bug,Bug,Insecta\n"
@@ -21,7 +29,8 @@ def comp(tmp_path):
             ("nosuch", "[]", "nosuch/XC3.ogg"), ("amekes", "[]", "amekes/missing.ogg"),
             ("amekes", "['broken", "amekes/XC1.ogg"), ("amekes", "[]", "../outside.ogg"),
             ("amekes", "[]", "/etc/passwd")]
-    pd.DataFrame(rows, columns=["primary_label", "secondary_labels", "filename"]).to_csv(tmp_path / "train.csv", index=False)
+    columns = ["primary_label", "secondary_labels", "filename"]
+    pd.DataFrame(rows, columns=columns).to_csv(tmp_path / "train.csv", index=False)
     return tmp_path
 
 

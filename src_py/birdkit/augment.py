@@ -54,5 +54,7 @@ def make_sampler(labels, power: float, num_samples: int, seed: int) -> WeightedR
 
 
 def smooth_targets(y: torch.Tensor, eps: float) -> torch.Tensor:
-    """Label smoothing for multi-label BCE: ``y*(1-eps) + eps/C``."""
-    return y * (1 - eps) + eps / y.shape[-1] if eps > 0 else y
+    """Label smoothing for multi-label BCE, per output: each target moves ``eps/2`` towards 0.5
+    (``y*(1-eps) + eps/2``), so negatives become ``eps/2`` and positives ``1 - eps/2``: every output
+    is its own two-class problem (``eps / n_classes`` would only shrink the positives)."""
+    return y * (1 - eps) + eps / 2 if eps > 0 else y

@@ -1,104 +1,171 @@
-"""One typed, frozen configuration built from a notebook's parameters.
+"""One typed, frozen configuration: the only place where defaults live.
 
-The ``parameters`` cell of every notebook holds literals; ``Config.from_namespace(globals())``
-picks the names that are fields here (papermill-injected values included), validates them and
-derives the rest (window samples, frame count, class count comes from the taxonomy later).
+A notebook's ``parameters`` cell holds literals (papermill injects a parameter file after it);
+``Config.from_namespace(globals())`` picks the names that are fields here and refuses a name
+that is not (a misspelt ``tta_view = 3`` fails before anything runs). ``Config`` validates on
+construction, so ``dataclasses.replace`` and direct construction are checked too: choice fields
+are ``Literal`` types, numbers are checked for type and range. Values derived from others (window
+samples, the mel settings object) are properties, never parameters.
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import subprocess
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
-from .windows import window_samples
+from .features import MelSettings
 
-CROP_POLICIES = ("first", "windows", "loudest")
-LOSSES = ("bce", "ce")
-BACKENDS = ("torch", "onnxruntime", "openvino")
-DATA_SOURCES = ("cache", "audio")
-TTA_AGGREGATIONS = ("mean", "max", "gmean")
+CropPolicy = Literal["first", "windows", "loudest"]
+Loss = Literal["bce", "ce"]
+Backend = Literal["torch", "onnxruntime", "openvino"]
+DataSource = Literal["audio", "images"]
+Head = Literal["classifier", "sed"]
+WindowPool = Literal["attention", "max", "mean"]
+MixupDomain = Literal["wave", "image"]
+MixupLabels = Literal["max", "blend"]
+TtaAggregation = Literal["mean", "max", "gmean"]
+EnsembleAverage = Literal["mean", "rank"]
+Prior = Literal["off", "site", "hour"]
+
+
+class ConfigError(ValueError):
+    """A parameter that is unknown, of the wrong type or out of range; the message names it."""
 
 
 @dataclass(frozen=True)
 class Config:
-    # where things are ("" = find it: Kaggle input mounts, else an error naming what is missing)
+    # ---- where things are ("" = find it: Kaggle input mounts, else an error naming what is missing)
     data_dir: str = ""
     run_dir: str = "runs/interactive"
-    solution_path: str = ""
+    solution_path: str = ""             # ground truth of the test soundscapes (demo): score the submission
     cache_dir: str = ""                 # "" -> <run_dir>/spectrograms
-    checkpoint_paths: tuple = ()        # inference; empty -> <run_dir>/checkpoints/best_model_improved.pth
+    checkpoint_paths: tuple = ()        # inference; () -> this run's checkpoints, else found under kaggle_input
     kaggle_input: str = "/kaggle/input"
-    # audio and log-mel front end (seed cell 2)
+    competition: str = "birdclef-2025"  # Kaggle slug: competition_sources of the pushed kernels
+    # ---- audio and log-mel front end (seed cell 2); the model computes it itself
     sample_rate: int = 32000
-    window_seconds: float = 5.0
+    window_seconds: float = 5.0         # the scored window (row_id = <stem>_<end second>)
     n_mels: int = 128
     fmin: float = 20.0
     fmax: float = 16000.0
     n_fft: int = 2048
     hop_length: int = 512
-    # EDA
+    top_db: float = 80.0                # dB range kept below each example's peak before scaling; 0 = off
+    # ---- EDA and the dataset check
     rare_threshold: int = 10
-    # spectrogram generation
-    n_examples: int = 3                 # dataset check
-    crop_policy: str = "windows"
-    max_windows: int = 6
+    n_examples: int = 3
+    # ---- spectrogram generation: PNG (seed), dB cache (seed's image path), waveform cache (training)
+    crop_policy: CropPolicy = "windows"
+    max_windows: int = 6                # crop_policy windows: the first N scored windows of each file
     write_png: bool = True
     workers: int = 0                    # 0 -> all cores
-    max_files: int = 0                  # 0 -> every row of train.csv
-    # model
+    max_files: int = 0                  # 0 -> every row of the metadata table
+    # ---- model
     model_name: str = "efficientnet_b0"
     pretrained: bool = False
     pretrained_path: str = ""           # local weights file for the backbone
     in_chans: int = 3
     freq_channel: bool = False          # add a band-position channel for the backbone (CoordConv)
     drop_rate: float = 0.2
-    # training (seed cell 7)
+    drop_path_rate: float = 0.0         # stochastic depth (timm backbones that have it)
+    head: Head = "classifier"           # classifier: one label vector per crop; sed: framewise + attention
+    window_pool: WindowPool = "attention"   # sed: frames inside a 5-s window -> one score
+    # ---- training (seed cell 7)
+    data_source: DataSource = "images"  # images: the seed's (dB cache); audio: decode crops on the fly
+    train_seconds: float = 5.0          # training crop (and the sed model's inference chunk)
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-4
     weight_decay: float = 1e-2
     warmup_epochs: float = 1.0
-    loss: str = "bce"
-    label_smoothing: float = 0.1
+    loss: Loss = "bce"
+    label_smoothing: float = 0.1        # bce: each target moves eps/2 towards 0.5; ce: torch's smoothing
     secondary_weight: float = 0.5
     mixup_alpha: float = 0.2
     mixup_prob: float = 1.0
+    mixup_domain: MixupDomain = "wave"  # wave: mix waveforms before the front end; image: the seed's
+    mixup_labels: MixupLabels = "max"   # max: union of the two label vectors; blend: lam-weighted
     specaugment: bool = True
     time_mask_frac: float = 0.2
     freq_mask_frac: float = 0.1
-    sampler_power: float = 0.5
-    data_source: str = "cache"
-    val_fraction: float = 0.2
+    background_prob: float = 0.0        # add a random train-soundscape chunk to a focal crop
+    background_snr_db: tuple = (0.0, 20.0)  # focal-to-background ratio drawn from this range
+    gain_db: float = 0.0                # random gain +-gain_db on each crop; 0 = off
+    time_shift: bool = True             # short clips land at a random offset inside the crop
+    sampler_power: float = 0.5          # 0 = natural frequencies, 1 = balanced
     n_folds: int = 5
+    val_fold: int = 0                   # -1 = train on everything, no validation, last epoch kept
+    folds: tuple = ()                   # train these folds one after another; () = (val_fold,)
+    soundscape_train: bool = False      # labelled soundscape windows outside the validation fold train too
     seed: int = 42
     num_workers: int = 0
-    samples_per_epoch: int = 0          # 0 -> len(train split)
+    samples_per_epoch: int = 0          # 0 -> len(training table)
     resume: bool = True
-    # TTA and inference (seed cells 8, 9)
-    tta_views: int = 1
+    ddp_processes: int = 1              # DistributedDataParallel processes (one per GPU); 0 = all GPUs
+    # ---- self-training on unlabelled soundscapes (noisy student)
+    pseudo_rounds: int = 0
+    pseudo_mix_prob: float = 0.5        # share of labelled samples mixed with a pseudo-labelled chunk
+    pseudo_mix_weight: float = 0.5      # weight of the soundscape chunk in that mix
+    pseudo_temperature: float = 0.6     # pseudo-probabilities are raised to 1/T before mixing
+    pseudo_oof_folds: int = 0           # >1: soundscapes in folds, labelled only by students that did not see them
+    max_pseudo_files: int = 0           # 0 -> every unlabelled soundscape
+    # ---- TTA and inference (seed cells 8, 9)
+    tta_views: int = 1                  # inference: 0, +s, -s, ... shifted views of every window
+    tta_compare_views: tuple = (1, 3, 5)    # the TTA notebook's table compares these view counts
     tta_shift_seconds: float = 1.0
-    tta_aggregation: str = "mean"
-    backend: str = "torch"
+    tta_aggregation: TtaAggregation = "mean"
+    backend: Backend = "openvino"       # falls back to torch (and says so) where it is not installed
+    ensemble_average: EnsembleAverage = "mean"
+    infer_chunk_seconds: float = 0.0    # seconds per forward pass; 0 = the checkpoint's training crop
     infer_workers: int = 0              # inference processes, one thread each; 0 = auto (one per core
                                         # from 64 files on), 1 = this process
     threads: int = 0                    # infer_workers 1: CPU threads of the backend; 0 = library default
     frontend_in_graph: bool = False     # onnxruntime/openvino: compile the waveform-in graph too
-    smoothing: float = 0.0              # weight of neighbouring windows; 0 = off
+    smoothing: float = 0.0              # weight of each neighbouring window; 0 = off
+    file_max_rescale: float = 0.0       # p * max_file(p) ** a per class; 0 = off
+    prior: Prior = "off"                # per-site or per-hour class prior from labelled soundscapes
+    prior_weight: float = 0.0
+    time_budget_minutes: float = 0.0    # 0 = the competition year's (2024: 120, 2025/2026: 90)
+    max_budget_share: float = 0.8       # refuse an ensemble projected above this share of the budget
     dry_run_soundscapes: int = 3        # empty test folder -> predict this many train soundscapes
     max_test_files: int = 0
     submission_path: str = ""           # "" -> <run_dir>/submission.csv
 
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = _coerce(f.name, getattr(self, f.name), _hints()[f.name])
+            object.__setattr__(self, f.name, value)
+        self._check_ranges()
+
     # ---- derived values, never restated in parameters ----
     @property
+    def mel(self) -> MelSettings:
+        return MelSettings(self.sample_rate, self.n_mels, self.fmin, self.fmax, self.n_fft, self.hop_length,
+                           self.top_db or None)
+
+    @property
     def window_samples(self) -> int:
-        return window_samples(self.mel_settings())
+        return int(round(self.sample_rate * self.window_seconds))
+
+    @property
+    def train_samples(self) -> int:
+        return int(round(self.sample_rate * self.train_seconds))
 
     @property
     def n_frames(self) -> int:
+        """Log-mel frames of one scored window."""
         return self.window_samples // self.hop_length + 1
+
+    @property
+    def train_folds(self) -> tuple:
+        return self.folds or (self.val_fold,)
 
     @property
     def run_path(self) -> Path:
@@ -112,57 +179,60 @@ class Config:
     def checkpoint_dir(self) -> Path:
         return self.run_path / "checkpoints"
 
-    def mel_settings(self) -> dict:
-        keys = ("sample_rate", "window_seconds", "n_mels", "fmin", "fmax", "n_fft", "hop_length")
-        return {k: getattr(self, k) for k in keys}
-
     def to_dict(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    # ---- construction from parameters ----
     @classmethod
-    def from_namespace(cls, namespace: dict) -> "Config":
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in namespace.items() if k in names}
-        return cls.from_dict(values)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Config":
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(fields))
+    def from_namespace(cls, namespace: dict, strict: bool = True) -> Config:
+        """The fields found in a notebook's globals. ``strict``: any other literal-valued name is an
+        error (a parameters cell holds only fields); else only a near-miss of a field name is."""
+        names = field_names()
+        extra = [k for k, v in namespace.items() if k not in names and _is_parameter(k, v)]
+        unknown = extra if strict else [k for k in extra if difflib.get_close_matches(k, names, 1, 0.85)]
         if unknown:
-            raise ValueError(f"unknown config keys: {unknown}")
-        values = dict(values)
-        if "checkpoint_paths" in values:
-            paths = values["checkpoint_paths"]
-            values["checkpoint_paths"] = (paths,) if isinstance(paths, str) else tuple(paths or ())
-        cfg = cls(**values)
-        cfg.validate()
-        return cfg
+            raise ConfigError(unknown_message(unknown, "the parameters cell"))
+        return cls(**{k: v for k, v in namespace.items() if k in names})
 
     @classmethod
-    def from_yaml(cls, path, **overrides) -> "Config":
+    def from_dict(cls, values: dict, source: str = "parameters") -> Config:
+        unknown = sorted(set(values) - field_names())
+        if unknown:
+            raise ConfigError(unknown_message(unknown, source))
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path, **overrides) -> Config:
         values = yaml.safe_load(Path(path).read_text()) or {}
         values.update(overrides)
-        return cls.from_dict(values)
+        return cls.from_dict(values, str(path))
 
-    def validate(self) -> None:
-        _choice("crop_policy", self.crop_policy, CROP_POLICIES)
-        _choice("loss", self.loss, LOSSES)
-        _choice("backend", self.backend, BACKENDS)
-        _choice("data_source", self.data_source, DATA_SOURCES)
-        _choice("tta_aggregation", self.tta_aggregation, TTA_AGGREGATIONS)
-        if not 0 < self.fmin < self.fmax <= self.sample_rate / 2:
-            raise ValueError(f"need 0 < fmin < fmax <= sample_rate/2, got fmin={self.fmin} fmax={self.fmax}")
-        if self.window_seconds <= 0 or self.batch_size < 1 or self.epochs < 0:
-            raise ValueError("window_seconds, batch_size and epochs must be positive")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.in_chans not in (1, 3):
-            raise ValueError(f"in_chans must be 1 or 3, got {self.in_chans}")
-        if self.tta_views < 1:
-            raise ValueError(f"tta_views must be >= 1, got {self.tta_views}")
-        if self.infer_workers < 0 or self.threads < 0:
-            raise ValueError(f"infer_workers and threads must be >= 0, got {self.infer_workers}, {self.threads}")
+    def _check_ranges(self) -> None:
+        checks = [
+            (0 < self.fmin < self.fmax <= self.sample_rate / 2, "need 0 < fmin < fmax <= sample_rate/2"),
+            (self.window_seconds > 0 and self.train_seconds > 0, "window_seconds and train_seconds must be > 0"),
+            (self.batch_size >= 1 and self.epochs >= 0, "batch_size must be >= 1 and epochs >= 0"),
+            (self.in_chans in (1, 3), "in_chans must be 1 or 3"),
+            (self.tta_views >= 1 and all(int(v) >= 1 for v in self.tta_compare_views),
+             "tta_views and tta_compare_views must be >= 1"),
+            (self.infer_workers >= 0 and self.threads >= 0, "infer_workers and threads must be >= 0"),
+            (-1 <= self.val_fold < self.n_folds, "val_fold must be -1 (all data) or a fold below n_folds"),
+            (all(0 <= f < self.n_folds for f in self.folds), "folds must be folds below n_folds"),
+            (self.top_db >= 0, "top_db must be >= 0 (0 = off)"),
+            (0 <= self.background_prob <= 1 and 0 <= self.mixup_prob <= 1 and 0 <= self.pseudo_mix_prob <= 1,
+             "probabilities (background_prob, mixup_prob, pseudo_mix_prob) must be in [0, 1]"),
+            (len(self.background_snr_db) == 2 and self.background_snr_db[0] <= self.background_snr_db[1],
+             "background_snr_db must be [low, high]"),
+            (self.pseudo_temperature > 0 and 0 <= self.pseudo_mix_weight <= 1,
+             "pseudo_temperature must be > 0 and pseudo_mix_weight in [0, 1]"),
+            (0 <= self.label_smoothing < 1 and 0 <= self.smoothing < 0.5,
+             "label_smoothing must be in [0, 1) and smoothing in [0, 0.5)"),
+            (self.ddp_processes >= 0 and self.pseudo_rounds >= 0, "ddp_processes and pseudo_rounds must be >= 0"),
+            (0 < self.max_budget_share <= 1, "max_budget_share must be in (0, 1]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
 
     def save(self, path) -> Path:
         """Write the resolved config beside the outputs, with the git revision."""
@@ -173,9 +243,52 @@ class Config:
         return path
 
 
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+@functools.cache
+def _hints() -> dict:
+    return typing.get_type_hints(Config)
+
+
+@functools.cache
+def field_names() -> frozenset:
+    return frozenset(f.name for f in dataclasses.fields(Config))
+
+
+def defaults() -> dict:
+    """Every field's default (what a notebook's parameters cell may restate, and nothing else)."""
+    return {f.name: f.default for f in dataclasses.fields(Config)}
+
+
+def unknown_message(names, source: str) -> str:
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(name, field_names(), 1, 0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"{source}: not a Config field: {', '.join(parts)}"
+
+
+def _is_parameter(name: str, value) -> bool:
+    """A name a parameters cell could have set: public, a literal value (not a module, class, function)."""
+    return not name.startswith("_") and name not in ("In", "Out") and isinstance(
+        value, (str, int, float, bool, list, tuple, dict, type(None)))
+
+
+def _coerce(name: str, value, hint):
+    """``value`` checked against the field's type; ints become floats, lists tuples."""
+    if typing.get_origin(hint) is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigError(f"{name} must be one of {typing.get_args(hint)}, got {value!r}")
+        return value
+    if hint is tuple:
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list, got {value!r}")
+        return tuple(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise ConfigError(f"{name} must be {hint.__name__}, got {value!r} ({type(value).__name__})")
+    return value
 
 
 def _plain(value):
@@ -184,6 +297,7 @@ def _plain(value):
 
 def git_revision(cwd=None) -> str:
     """The current git revision (with '-dirty' when the tree has changes), or 'unknown'."""
+    cwd = cwd or Path(__file__).resolve().parent
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
                              text=True, check=True).stdout.strip()

@@ -1,6 +1,6 @@
 """Datasets (seed cells 5, 6): a recording -> a normalised log-mel image and its targets.
 
-``source="audio"`` decodes, resamples and crops the recording on the fly; ``source="cache"``
+``source="audio"`` decodes, resamples and crops the recording on the fly; ``source="images"``
 reads the float16 dB cache written by spectrogram generation (fast). Training crops at random
 anywhere in what is available; validation takes the first window (deterministic).
 """
@@ -11,10 +11,9 @@ import torch
 from torch.utils.data import Dataset
 
 from .audio import crop_or_pad, load_audio
-from .eda import durations
-from .features import make_frontend, normalize_db, to_image
+from .features import MelFrontEnd, normalize_db, to_image
 from .spectrograms import load_cached, output_paths
-from .tables import label_map, make_targets
+from .tables import durations, label_map, make_targets
 
 
 class BirdClefDataset(Dataset):
@@ -26,14 +25,14 @@ class BirdClefDataset(Dataset):
         self.targets = make_targets(self.df, classes, cfg.secondary_weight)
         index = label_map(classes)
         self.primary = np.array([index[str(p)] for p in self.df["primary_label"]])
-        self.frontend = make_frontend(cfg).eval()
+        self.frontend = MelFrontEnd(cfg.mel).eval()
 
     def __len__(self):
         return len(self.df)
 
     def __getitem__(self, i):
-        db = self._cached_db(i) if self.source == "cache" else self._audio_db(i)
-        image = to_image(normalize_db(torch.from_numpy(db)), self.cfg.in_chans)
+        db = self._cached_db(i) if self.source == "images" else self._audio_db(i)
+        image = to_image(normalize_db(torch.from_numpy(db), self.cfg.mel.top_db), self.cfg.in_chans)
         return image.contiguous(), torch.from_numpy(self.targets[i]), int(self.primary[i])
 
     def _start(self, available: int, needed: int) -> int:

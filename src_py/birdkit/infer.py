@@ -20,15 +20,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import AudioError, load_audio
-from .backends import make_backend
+from .ensemble import Ensemble, decode, load_ensemble, score_wave  # noqa: F401  (load_ensemble: the notebooks' entry)
 from .metrics import file_stems
-from .models import model_from_checkpoint
+from .models import contract_window_samples
 from .pool import WorkerPool
 from .tables import check_submission_columns
-from .train import probabilities
-from .tta import predict_with_tta, smooth_windows
-from .windows import n_windows, row_ids, window_samples
+from .tta import smooth_windows
+from .windows import n_windows, row_ids
 
 FALLBACK_SECONDS = 60.0  # an undecodable test file still gets the rows of a 60-s soundscape
 AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
@@ -53,54 +51,6 @@ def choose_soundscapes(competition_dir, dry_run_count: int, max_files: int = 0):
                              "row_ids; rename or remove one")
         stems[f.stem] = f
     return (files[:max_files] if max_files else files), dry_run
-
-
-@dataclass
-class Ensemble:
-    """Checkpoints averaged in probability space; each with its own backend."""
-    backends: list
-    losses: list
-    classes: list
-    contract: dict
-    spec: dict = field(default_factory=dict)  # how a worker process loads it again (birdkit.pool)
-
-    _pool: object = field(default=None, repr=False)
-
-    def __call__(self, waves: np.ndarray) -> np.ndarray:
-        import torch
-        out = [probabilities(torch.from_numpy(b(waves)), loss).numpy() for b, loss in zip(self.backends, self.losses)]
-        return np.mean(out, axis=0)
-
-    def pool(self, workers: int):
-        """Worker processes holding this ensemble, started once and kept for later calls."""
-        if self._pool is None or self._pool.workers != workers:
-            self.close()
-            self._pool = WorkerPool(self.spec, workers)
-        return self._pool
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-
-def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False, export=True) -> Ensemble:
-    """Checkpoints -> an ``Ensemble`` on ``backend``; compiled graphs are written to ``work_dir``."""
-    backends, losses, contract = [], [], None
-    for i, path in enumerate(paths):
-        model, c = model_from_checkpoint(path)
-        if contract and (c["classes"] != contract["classes"] or c["mel"] != contract["mel"]):
-            raise ValueError(f"{path}: classes or mel settings differ from {paths[0]}")
-        contract = contract or c
-        window = window_samples(c["mel"])
-        backends.append(make_backend(model, backend, window, Path(work_dir) / f"model{i}", threads,
-                                     frontend_in_graph, export))
-        losses.append(c["loss"])
-    if contract is None:
-        raise ValueError("no checkpoint given")
-    spec = {"paths": [str(p) for p in paths], "backend": backends[0].name, "work_dir": str(work_dir),
-            "frontend_in_graph": frontend_in_graph}
-    return Ensemble(backends, losses, contract["classes"], contract, spec)
 
 
 @dataclass
@@ -130,12 +80,12 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
     mel = ensemble.contract["mel"]
-    sr, window = mel["sample_rate"], window_samples(mel)
+    sr, window = mel["sample_rate"], contract_window_samples(ensemble.contract)
     workers = worker_count(cfg.infer_workers, len(files))
     tta = (cfg.tta_views, cfg.tta_shift_seconds, cfg.tta_aggregation)
     frames, skipped, t_model = [], [], 0.0
     started = time.perf_counter()
-    scored = ensemble.pool(workers).map(files, tta) if workers > 1 else _in_process(files, ensemble, tta)
+    scored = pool_for(ensemble, workers).map(files, tta) if workers > 1 else _in_process(files, ensemble, tta)
     for path, (probs, error, seconds) in tqdm(zip(files, scored), total=len(files), desc="soundscapes",
                                               disable=not progress):
         if error is not None:
@@ -143,7 +93,7 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
             probs = np.zeros((n_windows(int(FALLBACK_SECONDS * sr), window), len(ensemble.classes)))
         t_model += seconds
         probs = smooth_windows(probs, cfg.smoothing)
-        ids = row_ids(path.stem, len(probs), mel["window_seconds"])
+        ids = row_ids(path.stem, len(probs), window / sr)
         frames.append(pd.DataFrame(probs.astype(np.float32), columns=ensemble.classes).assign(row_id=ids))
     sub = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ensemble.classes + ["row_id"])
     sub = sub[["row_id"] + list(ensemble.classes)]
@@ -152,36 +102,21 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
                                           "workers": workers})
 
 
-def score_file(path, ensemble: Ensemble, tta) -> tuple:
-    """(probabilities [windows, classes] | None, AudioError | None, seconds in the model) of one file."""
-    return _score(ensemble, _decode(path, ensemble.contract["mel"]["sample_rate"]), tta)
-
-
-def _score(ensemble, wave, tta):
-    """``score_file`` of a decoded wave, or of the ``AudioError`` that decoding gave."""
-    if isinstance(wave, AudioError):
-        return None, wave, 0.0
-    views, shift_seconds, how = tta
-    mel = ensemble.contract["mel"]
-    t0 = time.perf_counter()
-    probs = predict_with_tta(ensemble, wave, window_samples(mel), views,
-                             int(round(shift_seconds * mel["sample_rate"])), how)
-    return probs, None, time.perf_counter() - t0
+def pool_for(ensemble: Ensemble, workers: int) -> WorkerPool:
+    """Worker processes holding ``ensemble``, started once and kept (``ensemble.close()`` stops them)."""
+    if ensemble._pool is None or ensemble._pool.workers != workers:
+        ensemble.close()
+        ensemble._pool = WorkerPool(ensemble.spec, workers)
+    return ensemble._pool
 
 
 def _in_process(files, ensemble, tta):
     """This process: a decode thread one file ahead (soundfile releases the GIL), then the model."""
     sr = ensemble.contract["mel"]["sample_rate"]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for wave in pool.map(lambda p: _decode(p, sr), files):
-            yield _score(ensemble, wave, tta)
+        for wave in pool.map(lambda p: decode(p, sr), files):
+            yield score_wave(ensemble, wave, tta)
 
-
-def _decode(path, sr):
-    try:
-        return load_audio(path, sr)
-    except AudioError as exc:
-        return exc
 
 
 def seed_view(submission: pd.DataFrame) -> pd.DataFrame:

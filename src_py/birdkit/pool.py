@@ -2,7 +2,7 @@
 
 Spawned, not forked: a fork would copy the parent's torch/OpenMP and OpenVINO thread pools in
 whatever state they are in. Workers read the graphs the parent exported (``export=False``), so
-nothing is exported twice. The pool is kept by its ``Ensemble`` and reused by later calls.
+nothing is exported twice. The pool is kept by its ``Ensemble`` (``birdkit.infer.pool_for``) and reused by later calls.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
+
+from .ensemble import load_ensemble, score_file
 
 _WORKER = {}
 
@@ -38,12 +40,10 @@ class WorkerPool:
 def _start(spec):
     import torch
 
-    from .infer import load_ensemble
     torch.set_num_threads(1)
     _WORKER["ensemble"] = load_ensemble(spec["paths"], spec["backend"], spec["work_dir"], threads=1,
                                         frontend_in_graph=spec["frontend_in_graph"], export=False)
 
 
 def _score_file(path, tta):
-    from .infer import score_file
     return score_file(path, _WORKER["ensemble"], tta)

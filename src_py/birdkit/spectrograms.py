@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from .audio import AudioError, frame_windows, load_audio
 from .features import MelFrontEnd, to_uint8_image
-from .windows import window_samples
 
 REPORT_NAME = "failures.csv"
 SUMMARY_NAME = "summary.json"
@@ -59,9 +58,9 @@ def encode_npy(array: np.ndarray) -> bytes:
 _STATE = {}
 
 
-def _init_worker(mel: dict, policy: str, max_windows: int, write_png: bool):
+def _init_worker(mel, window: int, policy: str, max_windows: int, write_png: bool):
     torch.set_num_threads(1)
-    _STATE.update(frontend=MelFrontEnd(**mel).eval(), mel=mel, policy=policy,
+    _STATE.update(frontend=MelFrontEnd(mel).eval(), mel=mel, window=window, policy=policy,
                   max_windows=max_windows, write_png=write_png)
 
 
@@ -70,14 +69,13 @@ def _process(job):
     index, path, npy_path, png_path = job
     s = _STATE
     try:
-        wave = load_audio(path, s["mel"]["sample_rate"])
-        window = window_samples(s["mel"])
-        segment = select_segment(wave, window, s["policy"], s["max_windows"])
+        wave = load_audio(path, s["mel"].sample_rate)
+        segment = select_segment(wave, s["window"], s["policy"], s["max_windows"])
         with torch.no_grad():
             db = s["frontend"](torch.from_numpy(segment)[None])[0].numpy()
         npy_path.parent.mkdir(parents=True, exist_ok=True)
         if s["write_png"]:
-            ok, png = cv2.imencode(".png", to_uint8_image(db))
+            ok, png = cv2.imencode(".png", to_uint8_image(db, s["mel"].top_db))
             atomic_write(png_path, png.tobytes())
         atomic_write(npy_path, encode_npy(db.astype(np.float16)))
         return index, None
@@ -135,7 +133,7 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
 
 def _run_jobs(jobs, cfg, progress):
     workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(jobs)))
-    init = (cfg.mel_settings(), cfg.crop_policy, cfg.max_windows, cfg.write_png)
+    init = (cfg.mel, cfg.window_samples, cfg.crop_policy, cfg.max_windows, cfg.write_png)
     failures = []
     if workers == 1:
         _init_worker(*init)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import AudioError, resolve_audio_path
+from .audio import AudioError, audio_info, resolve_audio_path
 
 TAXONOMY_COLUMNS = ["primary_label", "inat_taxon_id", "scientific_name", "common_name", "class_name"]
 TRAIN_COLUMNS = ["primary_label", "secondary_labels", "type", "filename", "collection", "rating",
@@ -126,3 +126,15 @@ def check_submission_columns(sample_submission: pd.DataFrame, classes, source="s
                          f"not in submission: {extra[:5]}; same set, other order: "
                          f"{not missing and not extra})")
     return columns
+
+
+def durations(train: pd.DataFrame):
+    """Seconds and sample rate of each file from its header; unreadable files reported."""
+    rows, bad = [], []
+    for filename, path in zip(train["filename"], train["path"]):
+        try:
+            sr, seconds = audio_info(path)
+            rows.append({"filename": filename, "sample_rate": sr, "seconds": seconds})
+        except AudioError as exc:
+            bad.append({"filename": filename, "reason": exc.reason, "error": exc.detail})
+    return pd.DataFrame(rows, columns=["filename", "sample_rate", "seconds"]), bad

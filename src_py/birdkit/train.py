@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .augment import SpecAugment, make_sampler, mixup, smooth_targets
 from .data import BirdClefDataset
 from .metrics import macro_roc_auc, top1_accuracy
-from .models import build_model, load_checkpoint, make_contract, save_checkpoint
+from .models import build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
 
 BEST_NAME = "best_model_improved.pth"
 LAST_NAME = "last.pth"
@@ -28,11 +28,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def probabilities(logits: torch.Tensor, loss: str) -> torch.Tensor:
-    """Probabilities follow the loss: sigmoid for BCE, softmax for CE."""
-    return torch.sigmoid(logits) if loss == "bce" else torch.softmax(logits, dim=-1)
 
 
 def loss_fn(logits, targets, loss: str, smoothing: float):

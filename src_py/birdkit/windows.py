@@ -6,9 +6,9 @@ import math
 import numpy as np
 
 
-def window_samples(mel: dict) -> int:
-    """Samples in one window for a mel/contract settings dict (``sample_rate``, ``window_seconds``)."""
-    return int(round(mel["sample_rate"] * mel["window_seconds"]))
+def seconds_to_samples(seconds: float, sample_rate: int) -> int:
+    """Samples in ``seconds`` of audio at ``sample_rate`` (one place for the rounding)."""
+    return int(round(sample_rate * seconds))
 
 
 def n_windows(n_samples: int, window: int) -> int:

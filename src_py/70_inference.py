@@ -1,0 +1,74 @@
+# %% [markdown]
+# # 6 · Inference and submission (seed cell 9)
+#
+# Every test soundscape is cut into 5-s windows (a last partial window is padded); each
+# window gets a probability for every label; `submission.csv` has one row per window
+# (`row_id` = `<file stem>_<end second>`) and exactly `sample_submission.csv`'s label columns
+# in its order. The backend is a parameter: `torch` eager, `onnxruntime` or `openvino`
+# (exported from the model; the log-mel front end runs in torch unless `frontend_in_graph`). Several checkpoints are
+# averaged. The seed's view (`filename, predicted_species, confidence`) is written too, as
+# `submission_seed_view.csv`. When `test_soundscapes/` is empty (the public Kaggle data) a few
+# train soundscapes are predicted as a dry run, and the notebook says so.
+
+# %% tags=["parameters"]
+data_dir = ""
+run_dir = "runs/interactive"
+checkpoint_paths = []      # [] = this run's best checkpoint, else one found under kaggle_input
+backend = "openvino"       # torch | onnxruntime | openvino (falls back to torch if missing)
+tta_views = 1
+smoothing = 0.0            # weight of each neighbouring window; 0 = off
+solution_path = ""         # ground truth in submission layout: print the competition metric
+submission_path = ""       # "" = <run_dir>/submission.csv (Kaggle params: submission.csv)
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import display
+
+from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes, seed_view
+from birdkit.metrics import score_submission
+from birdkit.notebook import plots, session
+from birdkit.notebook.paths import find_checkpoints
+
+cfg, comp = session.start(globals(), "inference")
+paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input)
+ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph)
+sample_submission = pd.read_csv(comp / "sample_submission.csv")
+files, dry_run = choose_soundscapes(comp, cfg.dry_run_soundscapes, cfg.max_test_files)
+print(f"{len(paths)} checkpoint(s), backend {ensemble.backends[0].name}, {len(files)} soundscapes")
+if dry_run:
+    print("test_soundscapes/ is empty (public data): DRY RUN on train soundscapes; "
+          "Kaggle fills the folder when it reruns the submitted notebook")
+
+# %%
+result = predict_soundscapes(files, ensemble, cfg, sample_submission)
+ensemble.close()  # stop the inference worker processes
+session.write_skips(cfg.run_dir, "inference", result.skipped)
+out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
+result.submission.to_csv(out, index=False)
+seed = seed_view(result.submission)
+seed.to_csv(out.with_name("submission_seed_view.csv"), index=False)
+t = result.timings
+print(f"wrote {out}: {len(result.submission)} rows x {result.submission.shape[1] - 1} labels; "
+      f"{t['files']} files in {t['seconds']:.1f} s ({t['seconds'] / max(t['files'], 1):.2f} s per file, "
+      f"{t['workers']} worker process(es), model {t['model_seconds']:.1f} s)")
+
+# %% [markdown]
+# ## Sample predictions and confidence
+
+# %%
+display(seed.head(10))
+fig, ax = plt.subplots(figsize=(7, 3.5))
+ax.hist(result.submission.iloc[:, 1:].max(axis=1), bins=30, color="#3b528b")
+ax.set(title="Top probability per 5-s window", xlabel="confidence", ylabel="windows")
+plots.save(fig, cfg.run_dir, "confidence")
+
+# %%
+if cfg.solution_path and not dry_run:
+    partial = bool(cfg.max_test_files)
+    score = score_submission(result.submission, pd.read_csv(cfg.solution_path), submitted_files_only=partial)
+    (cfg.run_path / "score.txt").write_text(f"{score:.6f}\n")
+    print(f"competition metric (macro ROC-AUC) against {cfg.solution_path}: {score:.4f}"
+          + (f" (on the {len(files)} files predicted: max_test_files)" if partial else ""))

@@ -1,0 +1,56 @@
+"""Measuring what TTA changes in the competition metric."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from ..audio import AudioError, load_audio
+from ..infer import choose_soundscapes, predict_soundscapes
+from ..metrics import macro_roc_auc, score_submission
+from ..models import contract_window_samples
+from ..tables import label_map
+from ..tta import aggregate, clip_views
+
+
+def clip_tta_table(ensemble, val: pd.DataFrame, cfg):
+    """Metric on validation recordings for each of ``cfg.tta_compare_views``: 1 view is the first
+    window, more add random crops (the seed's clip TTA), aggregated with ``cfg.tta_aggregation``."""
+    mel = ensemble.contract["mel"]
+    window = contract_window_samples(ensemble.contract)
+    counts = sorted({int(v) for v in cfg.tta_compare_views})
+    rng = np.random.default_rng(cfg.seed)
+    index = label_map(ensemble.classes)
+    per_view, truth, skipped = [], [], []
+    for row in val.itertuples(index=False):
+        try:
+            wave = load_audio(row.path, mel["sample_rate"])
+        except AudioError as exc:
+            skipped.append({"filename": row.filename, "reason": exc.reason})
+            continue
+        per_view.append(ensemble(clip_views(wave, window, counts[-1], rng)))
+        truth.append(index[str(row.primary_label)])
+    onehot = np.eye(len(ensemble.classes))[truth]
+    rows = []
+    for v in counts:
+        p = np.array([aggregate(probs[:v], cfg.tta_aggregation) for probs in per_view])
+        rows.append({"TTA": "off (first window)" if v == 1 else f"{cfg.tta_aggregation} of first + {v - 1} crops",
+                     "views": v, "macro ROC-AUC": macro_roc_auc(onehot, p) if len(p) else float("nan"),
+                     "top-1": float((np.argmax(p, axis=1) == truth).mean()) if len(p) else float("nan")})
+    return pd.DataFrame(rows), skipped
+
+
+def soundscape_tta_table(ensemble, comp, cfg) -> pd.DataFrame:
+    """Competition metric on the test soundscapes for each of ``cfg.tta_compare_views`` shifted
+    views (needs a solution file)."""
+    solution = pd.read_csv(cfg.solution_path)
+    files, _ = choose_soundscapes(comp, cfg.dry_run_soundscapes, cfg.max_test_files)
+    rows = []
+    for views in sorted({int(v) for v in cfg.tta_compare_views}):
+        run_cfg = dataclasses.replace(cfg, tta_views=views)
+        result = predict_soundscapes(files, ensemble, run_cfg, progress=False)
+        rows.append({"TTA views": views, "aggregation": cfg.tta_aggregation,
+                     "macro ROC-AUC": score_submission(result.submission, solution, bool(cfg.max_test_files)),
+                     "seconds": round(result.timings["seconds"], 1)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,69 @@
+"""Plots shown in the notebooks and saved as PNG in the run folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+
+def save(fig, run_dir, name: str) -> Path:
+    folder = Path(run_dir) / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def top_species(counts: pd.Series, n=30):
+    """The seed's bar plot: the ``n`` most common species (viridis, rotated labels)."""
+    top = counts.head(n)
+    fig, ax = plt.subplots(figsize=(14, 5))
+    sns.barplot(x=top.index.astype(str), y=top.values, hue=top.index.astype(str), palette="viridis",
+                legend=False, ax=ax)
+    ax.tick_params(axis="x", rotation=90)
+    ax.set(title=f"Top {len(top)} of {len(counts)} species by number of recordings",
+           xlabel="primary_label", ylabel="recordings")
+    return fig
+
+
+def bar_counts(series: pd.Series, title: str):
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    series.plot.bar(ax=ax, color=sns.color_palette("viridis", len(series)))
+    ax.set(title=title, ylabel="recordings")
+    return fig
+
+
+def histogram(values, title: str, xlabel: str, bins=40, log=False):
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.hist(np.asarray(values, dtype=float), bins=bins, log=log, color="#3b528b")
+    ax.set(title=title, xlabel=xlabel, ylabel="count")
+    return fig
+
+
+def locations(df: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(6, 5))
+    sns.scatterplot(data=df, x="longitude", y="latitude", hue="class_name", s=12, ax=ax)
+    ax.set(title="Recording locations (no map)")
+    return fig
+
+
+def spectrogram_grid(images, titles, sample_rate, hop_length, fmax):
+    """Examples in the inferno colormap, in dB, titled with species and class."""
+    fig, axes = plt.subplots(1, len(images), figsize=(5 * len(images), 3.5), squeeze=False)
+    for ax, db, title in zip(axes[0], images, titles):
+        seconds = db.shape[1] * hop_length / sample_rate
+        im = ax.imshow(db, origin="lower", aspect="auto", cmap="inferno", extent=[0, seconds, 0, db.shape[0]])
+        ax.set(title=title, xlabel="seconds", ylabel="mel band")
+        fig.colorbar(im, ax=ax, label="dB")
+    return fig
+
+
+def history_curves(history: pd.DataFrame):
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    history.plot(x="epoch", y=["train_loss", "val_loss"], ax=axes[0], marker="o", title="loss")
+    history.plot(x="epoch", y="val_accuracy", ax=axes[1], marker="o", title="top-1 accuracy (primary)")
+    history.plot(x="epoch", y="val_auc", ax=axes[2], marker="o", title="macro ROC-AUC (competition metric)")
+    return fig

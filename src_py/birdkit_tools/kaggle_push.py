@@ -1,0 +1,344 @@
+"""``make push``: stage, validate and send the suite to Kaggle with the real ``kaggle`` CLI.
+
+    python -m birdkit_tools.kaggle_push stage       [--staging DIR]
+    python -m birdkit_tools.kaggle_push push        [--staging DIR] [--kernels train,infer|all] [--dry-run]
+    python -m birdkit_tools.kaggle_push push-wheels [--staging DIR] [--dry-run]
+    python -m birdkit_tools.kaggle_push status      [--kernels ...]
+    python -m birdkit_tools.kaggle_push pull-output [--kernels ...] [--out runs/kaggle]
+
+``push`` versions the code dataset (``kaggle datasets version``, or ``create`` when Kaggle says
+it does not exist), waits until Kaggle reports it ready, then ``kaggle kernels push -p`` each
+kernel in order (training before inference) and prints the kernel URLs. The CLI can print an
+error and still exit 0, so its output is read too; any error stops the push with the CLI's
+message. ``--dry-run`` stages and validates everything and prints the exact commands, no call.
+
+Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/access_token, kaggle.json,
+KAGGLE_USERNAME/KAGGLE_KEY, KAGGLE_CONFIG_DIR): this module never reads, prints or stages a
+secret; it reads only kaggle.json's username, redacts KAGGLE_KEY/KAGGLE_API_TOKEN from the
+CLI's output, and warns when a credentials file is open to group/others.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from birdkit import __version__
+
+from .kaggle_stage import (
+    MANIFEST,
+    PLACEHOLDER_OWNER,
+    MetadataError,
+    kaggle_config_dir,
+    kernel_ref,
+    kernel_slug,
+    load_settings,
+    select_kernels,
+    stage,
+)
+
+ERROR_WORDS = re.compile(r"\b(error|invalid|not valid|failed|forbidden|unauthori[sz]ed|not found|"
+                         r"authentication required|permission)\b|\b(400|401|403|404|409|429|50[0-4])\b", re.I)
+MISSING_DATASET = re.compile(r"\b404\b|not found for url|dataset not found|does not exist", re.I)
+URL = re.compile(r"https?://\S+")
+SECRET_VARS = ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
+POLL_SECONDS = 10
+
+
+class PushError(RuntimeError):
+    """The kaggle CLI reported an error, or a push cannot start; the message says which."""
+
+
+# ---- credentials: locations and permissions only, never a value ----
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # KAGGLE_API_TOKEN holds a token, not a path: name too long etc.
+        return False
+
+
+def credential_files(env=None) -> list[Path]:
+    """Existing files the kaggle CLI reads secrets from."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or Path.home())
+    paths = [kaggle_config_dir(env) / "kaggle.json", home / ".kaggle" / "access_token",
+             home / ".kaggle" / "access_token.txt"]
+    if env.get("KAGGLE_API_TOKEN"):
+        paths.append(Path(env["KAGGLE_API_TOKEN"]))
+    return [p for p in dict.fromkeys(paths) if _is_file(p)]
+
+
+def credential_warnings(env=None) -> list[str]:
+    """One line per credentials file that group or others may read or write."""
+    warnings = []
+    for path in credential_files(env):
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            what = "readable" if mode & 0o044 else "accessible"
+            warnings.append(f"WARNING: credentials file {path} is {what} by group/others "
+                            f"(mode {stat.filemode(mode)}); fix it with: chmod 600 {path}")
+    return warnings
+
+
+# ---- running the CLI ----
+
+def kaggle_executable() -> str:
+    """``kaggle`` on PATH (a test's stand-in comes first), else the one beside this Python."""
+    found = shutil.which("kaggle") or shutil.which("kaggle", path=str(Path(sys.executable).parent))
+    if not found:
+        raise PushError("the kaggle CLI is not on PATH (make venv installs it into .venv/bin)")
+    return found
+
+
+def redact(text: str) -> str:
+    for name in SECRET_VARS:
+        value = os.environ.get(name, "")
+        if len(value) >= 6:
+            text = text.replace(value, f"<{name}>")
+    return text
+
+
+def error_lines(text: str) -> list[str]:
+    """Lines of CLI output that report an error (URLs ignored: a slug may contain any word)."""
+    return [line.strip() for line in text.splitlines() if ERROR_WORDS.search(URL.sub("", line))]
+
+
+def show(args) -> None:
+    print("$ kaggle " + shlex.join(args), flush=True)
+
+
+def kaggle(args, echo=True) -> tuple[int, str]:
+    """Run ``kaggle *args``; return its exit status and its (redacted) stdout + stderr."""
+    if echo:
+        show(args)
+    proc = subprocess.run([kaggle_executable(), *args], capture_output=True, text=True)
+    text = redact(proc.stdout + proc.stderr)
+    if echo and text.strip():
+        print("  " + text.strip().replace("\n", "\n  "), flush=True)
+    return proc.returncode, text
+
+
+def require_ok(what: str, rc: int, text: str, hint: str = "") -> None:
+    bad = error_lines(text)
+    if rc != 0 or bad:
+        detail = "; ".join(bad) or text.strip()[-800:] or "no output"
+        raise PushError(f"{what} failed (kaggle exit status {rc}): {detail}" + (f"\n  hint: {hint}" if hint else ""))
+
+
+# ---- datasets and kernels ----
+
+def push_dataset(dataset: dict, message: str, dry_run: bool) -> None:
+    """``datasets version``, or ``datasets create`` (private) when the dataset does not exist yet."""
+    folder = dataset["folder"]
+    version = ["datasets", "version", "-p", folder, "-m", message, "--dir-mode", "zip"]
+    create = ["datasets", "create", "-p", folder, "--dir-mode", "zip"]
+    if dry_run:
+        show(version)
+        print(f"  (if {dataset['id']} does not exist yet:)")
+        show(create)
+        return
+    rc, text = kaggle(version)
+    if (rc != 0 or error_lines(text)) and MISSING_DATASET.search(text):
+        print(f"{dataset['id']} does not exist yet: creating it (private)")
+        rc, text = kaggle(create)
+    require_ok(f"uploading dataset {dataset['id']}", rc, text)
+
+
+def wait_ready(dataset_id: str, dry_run: bool, wait_s: int) -> None:
+    """Poll ``datasets status`` so kernels attach the new version, not the previous one."""
+    args = ["datasets", "status", dataset_id]
+    if dry_run or wait_s <= 0:
+        if dry_run:
+            show(args)
+        return
+    show(args)
+    deadline = time.monotonic() + wait_s
+    while True:
+        rc, text = kaggle(args, echo=False)
+        require_ok(f"dataset status of {dataset_id}", rc, text)
+        if "ready" in text.lower():
+            print(f"  {dataset_id}: ready", flush=True)
+            return
+        if time.monotonic() > deadline:
+            raise PushError(f"{dataset_id} is not ready after {wait_s} s (status {text.strip()!r}); "
+                            f"push again once `kaggle datasets status {dataset_id}` says ready")
+        time.sleep(POLL_SECONDS)
+
+
+def push_kernel(kernel: dict, dry_run: bool, wheels_id: str) -> None:
+    args = ["kernels", "push", "-p", kernel["folder"]]
+    if dry_run:
+        show(args)
+        return
+    rc, text = kaggle(args)
+    require_ok(f"pushing kernel {kernel['id']}", rc, text, push_hint(text, wheels_id))
+
+
+def push_hint(text: str, wheels_id: str) -> str:
+    if wheels_id in text:
+        return (f"run `make push-wheels` once (it creates {wheels_id}), or drop \"wheels\" from this "
+                "kernel in kernel-metadata.json")
+    if "kernel sources" in text:
+        return ("a kernel it attaches has no finished run yet: `make push KERNELS=train`, wait until "
+                "`make push-status` says complete, then `make push KERNELS=infer`")
+    return ""
+
+
+def read_manifest(staging) -> dict:
+    path = Path(staging) / MANIFEST
+    if not path.is_file():
+        raise PushError(f"{path} not found: stage first (python -m birdkit_tools.kaggle_push stage)")
+    return json.loads(path.read_text())
+
+
+def check_owner(owner: str, dry_run: bool) -> None:
+    if owner and owner != PLACEHOLDER_OWNER:
+        return
+    message = ("no Kaggle username: set KAGGLE_OWNER, or the kaggle CLI's KAGGLE_USERNAME or kaggle.json, "
+               "or \"owner\" in kernel-metadata.json")
+    if not dry_run:
+        raise PushError(message)
+    print(f"note: {message}; the dry run uses {owner!r}", file=sys.stderr)
+
+
+def chosen_kernels(manifest: dict, names) -> list[dict]:
+    """The manifest's kernels named (default: its default_kernels), sources before their users."""
+    names = [n for n in (names or "").replace(",", " ").split() if n] or manifest["default_kernels"]
+    keys = [k["key"] for k in manifest["kernels"]]
+    if names != ["all"] and set(names) - set(keys):
+        raise PushError(f"unknown kernels {sorted(set(names) - set(keys))}; staged: {keys}")
+    chosen = [k for k in manifest["kernels"] if names == ["all"] or k["key"] in names]
+    for i, kernel in enumerate(chosen):
+        later = {k["id"] for k in chosen[i:]} & set(kernel["kernel_sources"])
+        if later:
+            raise PushError(f"{kernel['id']} attaches {sorted(later)}, pushed after it: reorder kernel-metadata.json")
+    return chosen
+
+
+def push(staging, dry_run: bool, kernels=None, wait_s: int = 300) -> list[str]:
+    """Code dataset, then each chosen kernel in order; returns the kernel URLs."""
+    manifest = read_manifest(staging)
+    check_owner(manifest["owner"], dry_run)
+    chosen = chosen_kernels(manifest, kernels)
+    code = manifest["code"]
+    push_dataset(code, f"birdkit {__version__} (code {code['digest']})", dry_run)
+    wait_ready(code["id"], dry_run, wait_s)
+    for kernel in chosen:
+        push_kernel(kernel, dry_run, manifest["wheels"]["id"])
+    wheels_id = manifest["wheels"]["id"]
+    users = [k["id"] for k in chosen if wheels_id in k["dataset_sources"]]
+    if users:
+        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino pin)")
+    urls = [k["url"] for k in chosen]
+    print(("dry run, nothing sent; the kernels would be:" if dry_run else "pushed; the kernels run at:")
+          + "".join(f"\n  {u}" for u in urls))
+    return urls
+
+
+def push_wheels(staging, dry_run: bool, wait_s: int = 300) -> None:
+    """Download the pinned wheels for Kaggle's Python, then upload them as the wheels dataset."""
+    manifest = read_manifest(staging)
+    check_owner(manifest["owner"], dry_run)
+    wheels = manifest["wheels"]
+    command = [sys.executable, "-m", *wheels["download"]]
+    print("$ " + shlex.join(command), flush=True)
+    if not dry_run:
+        for stale in Path(wheels["folder"]).glob("*.whl"):  # an earlier pin's wheels would win otherwise
+            stale.unlink()
+        done = subprocess.run(command)
+        if done.returncode != 0 or not list(Path(wheels["folder"]).glob("*.whl")):
+            raise PushError(f"pip download of {wheels['packages']} failed (exit status {done.returncode})")
+    push_dataset(wheels, f"wheels: {' '.join(wheels['packages'])}", dry_run)
+    wait_ready(wheels["id"], dry_run, wait_s)
+
+
+# ---- status and output of pushed kernels ----
+
+def kernel_status(settings, names, dry_run=False) -> list[str]:
+    """``kaggle kernels status`` of each kernel; a failed or cancelled run fails this command."""
+    failed = []
+    for key in select_kernels(settings, names):
+        args = ["kernels", "status", kernel_ref(settings, key)]
+        if dry_run:
+            show(args)
+            continue
+        rc, text = kaggle(args)
+        if rc != 0 or "has status" not in text:
+            detail = "; ".join(error_lines(text)) or text.strip()[-800:] or "no output"
+            raise PushError(f"status of {kernel_ref(settings, key)} failed (kaggle exit status {rc}): {detail}")
+        if re.search(r'has status "[^"]*(error|cancel)', text, re.I):
+            failed.append(kernel_ref(settings, key))
+    if failed:
+        raise PushError(f"kernel run failed on Kaggle: {failed} (see the log on the kernel's page)")
+    return failed
+
+
+def pull_output(settings, names, out, dry_run=False) -> list[Path]:
+    """``kaggle kernels output <id> -p <out>/<slug>`` for each kernel."""
+    folders = []
+    for key in select_kernels(settings, names):
+        folder = Path(out) / kernel_slug(settings, key)
+        args = ["kernels", "output", kernel_ref(settings, key), "-p", str(folder)]
+        if dry_run:
+            show(args)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            require_ok(f"output of {kernel_ref(settings, key)}", *kaggle(args))
+        folders.append(folder)
+    return folders
+
+
+# ---- command line ----
+
+def run_command(args) -> None:
+    if args.command in ("stage", "push", "push-wheels"):
+        manifest = stage(args.root, args.staging, args.params, args.metadata)
+        print(f"staged and validated in {args.staging}: code dataset {manifest['code']['id']}, "
+              f"wheels dataset {manifest['wheels']['id']}, kernels "
+              + ", ".join(k["id"] for k in manifest["kernels"]))
+    if args.command == "push":
+        push(args.staging, args.dry_run, args.kernels, args.wait)
+    elif args.command == "push-wheels":
+        push_wheels(args.staging, args.dry_run, args.wait)
+    elif args.command in ("status", "pull-output"):
+        settings = load_settings(args.root, args.metadata)
+        check_owner(settings["owner"], args.dry_run)
+        if args.command == "status":
+            kernel_status(settings, args.kernels, args.dry_run)
+        else:
+            pull_output(settings, args.kernels, args.out, args.dry_run)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Stage, validate and push the notebooks to Kaggle.")
+    p.add_argument("command", choices=["stage", "push", "push-wheels", "status", "pull-output"])
+    p.add_argument("--root", default=".", help="the repository (kernel-metadata.json, notebooks/)")
+    p.add_argument("--staging", default="staging")
+    p.add_argument("--params", default="params/kaggle.yaml", help="Kaggle parameters, relative to --root")
+    p.add_argument("--metadata", default="kernel-metadata.json", help="shared settings, relative to --root")
+    p.add_argument("--kernels", default="", help="e.g. train,infer or all (default: default_kernels)")
+    p.add_argument("--out", default="runs/kaggle", help="pull-output: one folder per kernel under it")
+    p.add_argument("--wait", type=int, default=300, help="seconds to wait for a dataset version (0: no wait)")
+    p.add_argument("--dry-run", action="store_true", help="stage, validate, print the commands; no network")
+    args = p.parse_args(argv)
+    for warning in credential_warnings():
+        print(warning, file=sys.stderr)
+    try:
+        run_command(args)
+    except (PushError, MetadataError) as exc:
+        print(f"kaggle_push {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

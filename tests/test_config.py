@@ -1,0 +1,84 @@
+"""One source of defaults and a closed config (issue 15)."""
+import ast
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from birdkit.config import Config, ConfigError, defaults
+from birdkit_tools.runner import resolve_params
+
+
+def _parameters_cell(path) -> dict:
+    cell = path.read_text().split('# %% tags=["parameters"]')[1].split("\n# %%")[0]
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell).body}
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def test_every_notebook_parameter_is_a_field_with_configs_default(root):
+    fields = defaults()
+    notebooks = sorted((root / "src_py").glob("[0-9][0-9]_*.py"))
+    assert len(notebooks) >= 6
+    for nb in notebooks:
+        params = _parameters_cell(nb)
+        assert params, nb.name
+        for name, value in params.items():
+            assert name in fields, f"{nb.name}: {name} is not a Config field"
+            assert value == _plain(fields[name]), f"{nb.name}: {name} = {value!r}, Config says {fields[name]!r}"
+
+
+def test_validation_runs_on_construction_and_replace():
+    cfg = Config()
+    with pytest.raises(ConfigError, match="tta_views"):
+        dataclasses.replace(cfg, tta_views=0)
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        Config(backend="tensorrt")
+    with pytest.raises(ConfigError, match="epochs must be int"):
+        Config(epochs="10")
+    with pytest.raises(ConfigError, match="batch_size must be int"):
+        Config(batch_size=True)
+    assert Config(fmin=20).fmin == 20.0 and isinstance(Config(fmin=20).fmin, float)
+    assert Config(checkpoint_paths=["a.pth"]).checkpoint_paths == ("a.pth",)
+
+
+def test_misspelt_name_in_a_parameters_cell_is_refused_with_a_suggestion():
+    with pytest.raises(ConfigError, match="'tta_view' \\(did you mean 'tta_views'\\?\\)"):
+        Config.from_namespace({"tta_view": 3, "epochs": 2, "sys": sys})
+    # a notebook run again in the same kernel also holds its later variables: only near misses fail
+    assert Config.from_namespace({"share": 0.3, "epochs": 2}, strict=False).epochs == 2
+    with pytest.raises(ConfigError, match="tta_view"):
+        Config.from_namespace({"tta_view": 3}, strict=False)
+    assert Config.from_namespace({"_hidden": 1, "In": [], "Path": dict, "epochs": 3}).epochs == 3
+
+
+def test_misspelt_key_in_a_parameter_file_fails_before_any_notebook(tmp_path, root):
+    params = yaml.safe_load((root / "params" / "smoke.yaml").read_text())
+    params["n_mel"] = 64
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match="bad.yaml: not a Config field: 'n_mel' \\(did you mean 'n_mels'\\?\\)"):
+        resolve_params(path, {})
+    proc = subprocess.run([sys.executable, "-m", "birdkit_tools.runner", "--params", str(path), "--runs-dir",
+                           str(tmp_path / "runs"), "--name", "bad"], capture_output=True, text=True, cwd=root)
+    assert proc.returncode != 0 and "n_mel" in proc.stderr
+    assert not list((tmp_path / "runs").rglob("*.ipynb")), "no notebook may run"
+
+
+def test_mel_settings_are_one_frozen_object_derived_from_the_fields():
+    cfg = Config(n_mels=64, top_db=0.0)
+    assert cfg.mel.n_mels == 64 and cfg.mel.top_db is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.mel.n_mels = 32
+
+
+def test_inference_path_imports_neither_training_nor_opencv():
+    code = ("import sys, birdkit.infer, birdkit.ensemble, birdkit.backends; "
+            "bad = [m for m in ('cv2', 'birdkit.train', 'birdkit.data', 'birdkit.augment') if m in sys.modules]; "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
