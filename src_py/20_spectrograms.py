@@ -1,11 +1,14 @@
 # %% [markdown]
-# # 2 · Spectrogram generation (seed cell 4)
+# # 20 · Spectrogram generation (seed cell 4)
 #
-# For every row of `train.csv`: decode (soundfile), downmix, resample to 32 kHz, choose the
-# segment (`crop_policy`: the seed's `first` 5 s, the first `max_windows` windows, or the
+# For every row of the metadata table: decode (soundfile), downmix, resample to 32 kHz, choose
+# the segment (`crop_policy`: the seed's `first` 5 s, the first `max_windows` windows, or the
 # `loudest` window), compute the log-mel (torchaudio, 128 bands, 20-16,000 Hz) and write
-# `<cache>/<primary_label>/<stem>.png` (the seed's 0-255 image, OpenCV) and a lossless
-# `<stem>.npy` (float16 dB) that training reads by default.
+# `<cache>/<primary_label>/<stem>.png` (the seed's 0-255 image, OpenCV; to look at) and a
+# lossless `<stem>.npy` (float16 dB; the seed's image path, `data_source: images`). With
+# `write_waves` it also writes `<cache>/waves/<primary_label>/<stem>.npy`: the float16 waveform
+# of the selected segment at 32 kHz, at least one training crop long, which training reads by
+# default (`data_source: waves`; 64 KB per second of audio).
 #
 # Runs on all cores, resumes where an interrupted run stopped (each file is written
 # atomically, finished files are skipped), and reports every failing file with its error in
@@ -18,14 +21,16 @@ cache_dir = ""          # "" = <run_dir>/spectrograms
 crop_policy = "windows" # first | windows | loudest
 max_windows = 6
 write_png = True
+write_waves = True      # the waveform cache training reads (data_source: waves)
 workers = 0             # 0 = all cores
 max_files = 0           # 0 = every row of train.csv
 
 # %%
 import cv2
+import numpy as np
 
 from birdkit.notebook import session
-from birdkit.spectrograms import generate_spectrograms, output_paths
+from birdkit.spectrograms import generate_spectrograms, output_paths, wave_path
 
 cfg, comp = session.start(globals(), "spectrograms")
 tables = session.load_tables(comp, cfg.run_dir)
@@ -53,12 +58,20 @@ npy_path, png_path = output_paths(cfg.cache_path, first.primary_label, first.fil
 if png_path.is_file():
     image = cv2.imread(str(png_path), cv2.IMREAD_UNCHANGED)
     print(f"{png_path.name}: {image.shape} {image.dtype}")
+waves = wave_path(cfg.cache_path, first.primary_label, first.filename)
+if waves.is_file():
+    cached = np.load(waves, mmap_mode="r")
+    print(f"{waves.name} (waveform cache): {cached.shape[0] / cfg.sample_rate:.1f} s, {cached.dtype}; "
+          f"training crop {cfg.train_seconds:g} s")
+folder_mb = sum(f.stat().st_size for f in (cfg.cache_path / "waves").rglob("*.npy")) / 1e6 if cfg.write_waves else 0
+print(f"waveform cache: {folder_mb:.1f} MB")
 
 # %% [markdown]
 # ## Speed
 # Files per second of this run (fresh files only) and what the whole real `train_audio`
 # (28,564 files) would take at that rate. Measured on the 2-core development machine
-# (2 workers, PNG + cache, crop policy `windows`): 69 files/s on the demo's 3-15 s clips,
+# (2 workers, PNG + dB cache, crop policy `windows`, before the waveform cache): 69 files/s on
+# the demo's 3-15 s clips,
 # i.e. about 7 min for 28,564 such files. Real recordings are longer (decode time grows with
 # length; the cache stops at `max_windows`), so expect a few times fewer files per second,
 # offset by the 4 cores of a Kaggle machine: well within one Kaggle session.

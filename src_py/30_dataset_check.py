@@ -1,12 +1,14 @@
 # %% [markdown]
-# # 3 · Dataset check (seed cell 5)
+# # 30 · Dataset check (seed cell 5)
 #
-# The dataset class turns a recording into what the model sees: decode, resample to 32 kHz,
-# random-crop or pad to the 5-s window, log-mel (torchaudio), normalise, repeat to 3
-# channels: `[3, 128, 313]` for the seed's settings. Labels index into a species map built
-# from the taxonomy (all its classes, also those absent from train.csv). This notebook draws a
-# few examples and asserts shapes, dtype, value ranges and the absence of NaN, from audio and
-# from the spectrogram cache, before any GPU time is spent.
+# What the model sees. Training batches are waveform crops of `train_seconds` (from the waveform
+# cache, or decoded on the fly, only the frames the crop needs); the model turns them into its
+# log-mel image itself: resample to 32 kHz, log-mel (torchaudio), keep the `top_db` dB below each
+# example's peak, scale to [0, 1], repeat to `in_chans` channels. Labels index into the class
+# list of `sample_submission.csv` (also classes absent from the metadata table). The seed's path
+# (cached dB spectrograms -> images in the dataset) is checked too, and must give the same image
+# as the model's front end for the same window. Shapes, dtypes, ranges and NaN are asserted
+# before any GPU time is spent.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -16,47 +18,62 @@ n_examples = 3
 # %%
 import torch
 
-from birdkit.audio import load_audio
-from birdkit.data import BirdClefDataset, cached_rows
+from birdkit.audio import read_segment
+from birdkit.data import ClipDataset, ImageDataset, cached_rows, place
+from birdkit.models import build_model
 from birdkit.notebook import plots, session
+from birdkit.notebook.training import usable_rows
 from birdkit.tables import label_map
 
 cfg, comp = session.start(globals(), "dataset_check")
 tables = session.load_tables(comp, cfg.run_dir)
 index = label_map(tables.classes)
-print(f"species map: {len(index)} classes from the taxonomy, "
-      f"{tables.train.primary_label.nunique()} present in train.csv")
+print(f"class map: {len(index)} classes from sample_submission.csv, "
+      f"{tables.train.primary_label.nunique()} present in the metadata table")
 
 # %% [markdown]
-# ## From audio (random crops, as in training)
+# ## Training crops (random, as in training) and the model's image of them
 
 # %%
-sample = tables.train.sample(min(n_examples, len(tables.train)), random_state=cfg.seed)
-audio_ds = BirdClefDataset(sample, cfg, tables.classes, train=True, source="audio")
+rows = usable_rows(cfg, tables, cfg.run_dir)
+sample = rows.sample(min(n_examples, len(rows)), random_state=cfg.seed)
+clips = ClipDataset(sample, cfg, tables.classes, train=True, source="audio" if cfg.data_source == "audio" else "waves")
+model = build_model(cfg, tables.classes).eval()
 class_of = tables.taxonomy.set_index("primary_label")["class_name"]
 images, titles = [], []
-for i in range(len(audio_ds)):
-    image, target, primary = audio_ds[i]
-    assert image.shape == (cfg.in_chans, cfg.n_mels, cfg.n_frames), image.shape
-    assert image.dtype == torch.float32 and torch.isfinite(image).all()
-    assert 0.0 <= image.min() and image.max() <= 1.0
+for i in range(len(clips)):
+    wave, target, primary = clips[i]
+    assert wave.shape == (cfg.train_samples,) and wave.dtype == torch.float32 and torch.isfinite(wave).all()
     assert target[primary] == 1.0 and tables.classes[primary] == sample.iloc[i].primary_label
-    db = audio_ds.frontend(torch.from_numpy(load_audio(sample.iloc[i].path, cfg.sample_rate))[None])[0]
-    images.append(db[:, : cfg.n_frames].numpy())
+    with torch.no_grad():
+        image = model.image(wave[None])[0]
+    assert image.shape == (cfg.in_chans, cfg.n_mels, cfg.mel.frames(cfg.train_samples)), image.shape
+    assert torch.isfinite(image).all() and 0.0 <= image.min() and image.max() <= 1.0
+    with torch.no_grad():
+        images.append(model.frontend(wave[None])[0].numpy())
     label = tables.classes[primary]
     titles.append(f"{label} ({class_of.get(label, '?')}), class {primary}")
-print(f"{len(audio_ds)} examples from audio: shape {tuple(image.shape)}, float32, in [0, 1], no NaN")
+print(f"{len(clips)} crops of {cfg.train_seconds:g} s -> images {tuple(image.shape)}, float32, in [0, 1], no NaN")
 fig = plots.spectrogram_grid(images, titles, cfg.sample_rate, cfg.hop_length, cfg.fmax)
 plots.save(fig, cfg.run_dir, "dataset_examples")
 
 # %% [markdown]
-# ## From the spectrogram cache (what training reads by default)
+# ## The seed's image path: one front end
+# The dataset's image of a cached window must be the model's image of the same window.
 
 # %%
-cached, missing = cached_rows(tables.train, cfg)
-print(f"{len(cached)} recordings cached, {len(missing)} without a cache file")
+cached, missing = cached_rows(tables.train, cfg, "images")
+print(f"{len(cached)} recordings with a cached spectrogram, {len(missing)} without")
 if len(cached):
-    cache_ds = BirdClefDataset(cached.head(32), cfg, tables.classes, train=False, source="images")
-    batch = torch.stack([cache_ds[i][0] for i in range(len(cache_ds))])
+    seed_images = ImageDataset(cached.head(8), cfg, tables.classes, train=False, source="images")
+    batch = torch.stack([seed_images[i][0] for i in range(len(seed_images))])
     assert batch.shape[1:] == (cfg.in_chans, cfg.n_mels, cfg.n_frames) and torch.isfinite(batch).all()
-    print(f"cache batch {tuple(batch.shape)}, min {batch.min():.3f}, max {batch.max():.3f}")
+    with torch.no_grad():
+        waves = torch.stack([torch.from_numpy(place(read_segment(p, cfg.sample_rate), cfg.window_samples, False))
+                             for p in cached.head(8).path])
+        gap = (model.image(waves) - batch).abs()
+    # the cache of a multi-window segment lets the window's last frames see the next window's audio
+    inner = float(gap[..., :-3].max()) if cfg.crop_policy != "first" else float(gap.max())
+    print(f"cache batch {tuple(batch.shape)}, min {batch.min():.3f}, max {batch.max():.3f}; largest difference "
+          f"to the model's own image of the same windows: {inner:.4f} (float16 cache)")
+    assert inner < 0.02, inner

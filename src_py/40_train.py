@@ -1,77 +1,88 @@
 # %% [markdown]
-# # 4 · Training (seed cells 6-7)
+# # 40 · Training (seed cells 6-7)
 #
-# A timm model by name behind the log-mel front end, trained with AdamW and a warm-up +
-# cosine schedule, Mixup, SpecAugment (training batches only), a class-balanced sampler,
-# multi-label BCE targets that include secondary labels (or the seed's softmax CE), label
-# smoothing. Every epoch reports train/validation loss, top-1 accuracy and the competition
-# metric (macro ROC-AUC over classes with a positive in validation). The best checkpoint by
-# that metric is `checkpoints/best_model_improved.pth`; `checkpoints/last.pth` lets an
-# interrupted run resume. Mixed precision and `channels_last` switch on when a GPU is present.
+# Waveform crops go through the model, which computes its own log-mel (on the GPU when there is
+# one), so training, validation, TTA and submission share one front end. The crop
+# (`train_seconds`) may be longer than the scored 5-s window; the `sed` head reads one score per
+# 5-s window off its frames, the `classifier` head scores a window at a time. Augmentation:
+# Mixup of waveforms (labels: union `max`, or the seed's `blend`; `mixup_domain: image` is the
+# seed's image Mixup), SpecAugment on the model's image, random gain, a random
+# `train_soundscapes` chunk added as background, class-balanced sampling; BCE (label smoothing per
+# output) or CE. The seed's image path stays available: `data_source: images`.
+#
+# Validation: held-out recordings (first crop, targets with secondary labels) and, when the data
+# has labelled soundscape windows, those windows scored with the competition metric through the
+# inference path: the number that predicts the leaderboard and picks the best epoch. `val_fold:
+# -1` trains on everything (last epoch kept); `folds: [0, 1, 2]` trains three fold models, listed
+# in `checkpoints/ensemble.json` for the inference notebook. Mixed precision and `channels_last`
+# switch on with a GPU; `ddp_processes` trains on several GPUs (DistributedDataParallel).
 
 # %% tags=["parameters"]
 data_dir = ""
 run_dir = "runs/interactive"
 model_name = "efficientnet_b0"
 pretrained = False
+head = "classifier"          # classifier | sed
+train_seconds = 5.0          # training crop; the scored window stays 5 s
+data_source = "waves"        # waves (cache) | audio (decode crops on the fly) | images (the seed's)
 epochs = 10
 batch_size = 32
 lr = 1e-4
-mixup_alpha = 0.2
-specaugment = True
-sampler_power = 0.5     # 0 = natural frequencies, 1 = fully balanced
-loss = "bce"            # bce | ce
+loss = "bce"                 # bce | ce
 label_smoothing = 0.1
-secondary_weight = 0.5
-data_source = "images"  # images (the seed's dB cache) | audio (decode crops on the fly)
-n_folds = 5             # fold 0 is the 20 % validation split
+mixup_alpha = 0.2
+mixup_domain = "wave"        # wave | image (the seed's)
+mixup_labels = "max"         # max (union) | blend (the seed's)
+background_prob = 0.0        # add a train-soundscape chunk to this share of crops
+sampler_power = 0.5          # 0 = natural frequencies, 1 = fully balanced
+val_fold = 0                 # -1 = train on everything
+folds = []                   # several folds in one run, e.g. [0, 1, 2]
 seed = 42
 resume = True
 
 # %%
-from birdkit.data import cached_rows, readable_rows
+from birdkit.folds import train_fold, write_ensemble_list
 from birdkit.notebook import plots, session
-from birdkit.split import split_table
-from birdkit.train import Trainer
+from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
 
 cfg, comp = session.start(globals(), "train")
 tables = session.load_tables(comp, cfg.run_dir)
-train = tables.train
-if cfg.data_source == "images":
-    train, missing = cached_rows(train, cfg)
-    session.write_skips(cfg.run_dir, "train_uncached", missing)
-else:
-    train, unreadable = readable_rows(train)
-    session.write_skips(cfg.run_dir, "train_unreadable", unreadable)
+inputs = training_inputs(cfg, tables, cfg.run_dir)
+background = background_bank(cfg, inputs)
+print(f"{len(inputs.train)} recordings readable as {cfg.data_source!r}; {len(inputs.unlabelled)} unlabelled "
+      f"soundscapes (background: {'on' if background else 'off'}); labelled soundscape windows: "
+      f"{0 if inputs.labelled is None else len(inputs.labelled[0])}; folds to train: {list(cfg.train_folds)}")
 
 # %% [markdown]
-# ## Split: stratified folds; species with one or two recordings always train
+# ## Train each fold
+# Stratified folds of the recordings; species with one or two recordings always train. Each
+# fold resumes from its own `last.pth`.
 
 # %%
-train_df, val_df, rare = split_table(train, cfg.n_folds, cfg.seed)
-split = session.pd.concat([train_df.assign(split="train"), val_df.assign(split="val")])
-split[["filename", "primary_label", "fold", "split"]].to_csv(cfg.run_path / "split.csv", index=False)
-print(f"train {len(train_df)} / validation {len(val_df)} recordings; "
-      f"{len(rare)} species kept out of validation (1-2 recordings): {rare}")
+results = []
+for fold in cfg.train_folds:
+    soundscape_val, soundscape_train = soundscape_sets(cfg, inputs, fold)
+    result = train_fold(cfg, tables.classes, inputs.train, fold, background=background,
+                        soundscape_val=soundscape_val, soundscape_train=soundscape_train)
+    results.append(result)
+    print(f"fold {fold}: {result.counts} -> {result.best}")
+ensemble_list = write_ensemble_list(cfg.checkpoint_dir, results)
+print(f"{len(results)} model(s) listed in {ensemble_list}")
 
 # %% [markdown]
-# ## Train
+# ## Curves and the best epoch of each fold
 
 # %%
-trainer = Trainer(cfg, train_df, val_df, tables.classes)
-if trainer.maybe_resume():
-    print(f"resumed from {cfg.checkpoint_dir / 'last.pth'} at epoch {trainer.start_epoch + 1}")
-print(f"{cfg.model_name}: {sum(p.numel() for p in trainer.model.parameters()) / 1e6:.2f} M parameters, "
-      f"{len(trainer.train_dl)} batches per epoch on {trainer.device}")
-history = trainer.fit()
+for result in results:
+    history = result.history
+    fig = plots.history_curves(history)
+    plots.save(fig, cfg.run_dir, f"training_curves_fold{result.fold}")
+    metric = "val_soundscape_auc" if "val_soundscape_auc" in history else "val_auc"
+    if metric in history and history[metric].notna().any():
+        best = history.loc[history[metric].idxmax()]
+        print(f"fold {result.fold}: best epoch {int(best.epoch)}: {metric} {best[metric]:.4f}"
+              + (f", clip val_auc {best.val_auc:.4f}" if "val_auc" in history else ""))
+    else:
+        print(f"fold {result.fold}: no validation (val_fold -1); last epoch kept")
+history = session.pd.concat([r.history.assign(fold=r.fold) for r in results], ignore_index=True)
 history.to_csv(cfg.run_path / "history.csv", index=False)
-
-# %% [markdown]
-# ## Curves and the best epoch
-
-# %%
-fig = plots.history_curves(history)
-plots.save(fig, cfg.run_dir, "training_curves")
-best = history.loc[history["val_auc"].idxmax()] if history["val_auc"].notna().any() else history.iloc[-1]
-print(f"best epoch {int(best.epoch)}: val macro ROC-AUC {best.val_auc:.4f}, top-1 {best.val_accuracy:.3f}")
-print(f"checkpoints: {sorted(p.name for p in cfg.checkpoint_dir.glob('*.pth'))}")

@@ -1,22 +1,31 @@
 # %% [markdown]
 # # 6 · Inference and submission (seed cell 9)
 #
-# Every test soundscape is cut into 5-s windows (a last partial window is padded); each
-# window gets a probability for every label; `submission.csv` has one row per window
-# (`row_id` = `<file stem>_<end second>`) and exactly `sample_submission.csv`'s label columns
-# in its order. The backend is a parameter: `torch` eager, `onnxruntime` or `openvino`
-# (exported from the model; the log-mel front end runs in torch unless `frontend_in_graph`). Several checkpoints are
-# averaged. The seed's view (`filename, predicted_species, confidence`) is written too, as
+# Every test soundscape is cut into 5-s windows (a last partial window is padded; a file of any
+# length gets one row per window); each window gets a probability for every label;
+# `submission.csv` has one row per window (`row_id` = `<file stem>_<end second>`) and exactly
+# `sample_submission.csv`'s label columns in its order. A classifier scores window by window; an
+# SED model scores chunks of several windows (its training crop, or `infer_chunk_seconds`) in one
+# pass. The backend is a parameter: `torch` eager, `onnxruntime` or `openvino` (exported from the
+# model; the log-mel runs in torch unless `frontend_in_graph`, once per chunk for all models
+# that share mel settings). Any set of checkpoints (folds x rounds x architectures) is an
+# ensemble: `ensemble_average` mean of probabilities or of ranks. Post-processing per file:
+# `file_max_rescale` and neighbour-window `smoothing`. Before scoring, the notebook projects the
+# time of Kaggle's hidden test set for this ensemble and refuses one above `max_budget_share` of
+# the budget. The seed's view (`filename, predicted_species, confidence`) is written too, as
 # `submission_seed_view.csv`. When `test_soundscapes/` is empty (the public Kaggle data) a few
 # train soundscapes are predicted as a dry run, and the notebook says so.
 
 # %% tags=["parameters"]
 data_dir = ""
 run_dir = "runs/interactive"
-checkpoint_paths = []      # [] = this run's best checkpoint, else one found under kaggle_input
+checkpoint_paths = []      # [] = this run's models (checkpoints/ensemble.json), else found under kaggle_input
 backend = "openvino"       # torch | onnxruntime | openvino (falls back to torch if missing)
+ensemble_average = "mean"  # mean | rank
 tta_views = 1
 smoothing = 0.0            # weight of each neighbouring window; 0 = off
+file_max_rescale = 0.0     # p * max over the file ** a, per class; 0 = off
+max_budget_share = 0.8     # refuse an ensemble projected above this share of the CPU budget
 solution_path = ""         # ground truth in submission layout: print the competition metric
 submission_path = ""       # "" = <run_dir>/submission.csv (Kaggle params: submission.csv)
 
@@ -27,20 +36,34 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
+from birdkit.competition import detect_layout
 from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes, seed_view
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
+from birdkit.projection import check_budget, project
 
 cfg, comp = session.start(globals(), "inference")
 paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input)
-ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph)
+ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph,
+                         chunk_seconds=cfg.infer_chunk_seconds)
 sample_submission = pd.read_csv(comp / "sample_submission.csv")
 files, dry_run = choose_soundscapes(comp, cfg.dry_run_soundscapes, cfg.max_test_files)
-print(f"{len(paths)} checkpoint(s), backend {ensemble.backends[0].name}, {len(files)} soundscapes")
+print(f"{len(paths)} checkpoint(s), backend {ensemble.members[0].backend.name}, {len(files)} soundscapes")
 if dry_run:
     print("test_soundscapes/ is empty (public data): DRY RUN on train soundscapes; "
           "Kaggle fills the folder when it reruns the submitted notebook")
+
+# %% [markdown]
+# ## Projected time on Kaggle's hidden test set
+
+# %%
+projection = project(ensemble, files, cfg, detect_layout(comp).year)
+print(projection.describe())
+check_budget(projection, cfg.max_budget_share)
+
+# %% [markdown]
+# ## Score every soundscape
 
 # %%
 result = predict_soundscapes(files, ensemble, cfg, sample_submission)

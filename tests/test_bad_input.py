@@ -16,7 +16,7 @@ import torch
 
 from birdkit.audio import AudioError
 from birdkit.config import Config
-from birdkit.data import BirdClefDataset
+from birdkit.data import ClipDataset, ImageDataset
 from birdkit.infer import list_audio, load_ensemble, predict_soundscapes
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.spectrograms import REPORT_NAME, SUMMARY_NAME, generate_spectrograms, output_paths
@@ -156,17 +156,25 @@ def test_spectrogram_rerun_skips_finished_and_retries_failed(spectrograms, corpu
     assert (again["already_done"], again["written"], again["failed"]) == (len(DECODED), 0, len(SKIPPED))
 
 
-def test_dataset_from_audio_is_finite_in_unit_range(corpus, cfg):
+def test_datasets_from_audio_are_finite_in_range(corpus, cfg):
     _, df, classes = corpus
     names = df["filename"].str.split("/").str[1]
+    model = build_model(cfg, classes).eval()
     for train in (False, True):
-        ds = BirdClefDataset(df[names.isin(DECODED)], cfg, classes, train=train, source="audio")
-        assert len(ds) == len(DECODED)
-        for i in range(len(ds)):
-            image, target, primary = ds[i]
-            assert image.shape == (3, 64, cfg.n_frames) and torch.isfinite(image).all(), ds.df.filename[i]
-            assert 0.0 <= image.min() and image.max() <= 1.0 and target[primary] == 1.0
-    bad = BirdClefDataset(df[names.isin(SKIPPED)], cfg, classes, train=False, source="audio")
+        waves = ClipDataset(df[names.isin(DECODED)], cfg, classes, train=train, source="audio")
+        images = ImageDataset(df[names.isin(DECODED)], cfg, classes, train=train, source="audio")
+        assert len(waves) == len(images) == len(DECODED)
+        for i in range(len(waves)):
+            wave, target, primary = waves[i]
+            assert wave.shape == (cfg.train_samples,) and torch.isfinite(wave).all(), waves.df.filename[i]
+            assert wave.abs().max() <= 1.0 and target[primary] == 1.0
+            with torch.no_grad():
+                seen = model.image(wave[None])
+            assert torch.isfinite(seen).all() and 0.0 <= seen.min() and seen.max() <= 1.0
+            image, _, _ = images[i]
+            assert image.shape == (3, 64, cfg.n_frames) and torch.isfinite(image).all(), images.df.filename[i]
+            assert 0.0 <= image.min() and image.max() <= 1.0
+    bad = ClipDataset(df[names.isin(SKIPPED)], cfg, classes, train=False, source="audio")
     for i in range(len(bad)):  # the dataset itself does not skip: its error names the file and reason
         name = bad.df.filename[i].split("/")[1]
         with pytest.raises(AudioError, match=f"{name}: {EXPECTED[name][1]}"):

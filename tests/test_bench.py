@@ -9,14 +9,16 @@ pytestmark = pytest.mark.slow  # exports and times graphs
 
 
 def test_quick_bench_writes_table(tmp_path):
-    table = run_bench(tmp_path, files=1, models=["demo"], backends=["torch", "openvino"], threads=1,
-                      seconds=10.0, model_name="test_efficientnet", repeats=1)
-    assert list(table["backend"]) == ["torch", "openvino"]
-    assert list(table["model"]) == ["demo:test_efficientnet"] * 2
+    table = run_bench(tmp_path, files=1, models=["demo", "2xdemo:sed10"], backends=["torch", "openvino"],
+                      threads=1, seconds=10.0, model_name="test_efficientnet", repeats=1)
+    assert list(table["backend"]) == ["torch", "openvino"] * 2
+    assert list(table["model"]) == ["demo:test_efficientnet"] * 2 + ["2xdemo:sed10:test_efficientnet"] * 2
+    assert list(table["members"]) == [1, 1, 2, 2] and list(table["head"]) == ["classifier"] * 2 + ["sed"] * 2
+    assert list(table["chunk_s"]) == [5.0, 5.0, 10.0, 10.0]
     assert set(SHOWN) <= set(table.columns) and set(COLUMNS) <= set(table.columns)
-    for row in table.to_dict(orient="records"):  # openvino: the classifier graph its backend compiled
+    for row in table.to_dict(orient="records"):  # openvino: the window graph its backend compiled
         assert row["windows"] == 2 and row["n_mels"] == 128 and row["in_chans"] == 1
-        for col in SHOWN[2:]:
+        for col in SHOWN[4:]:
             assert math.isfinite(row[col]) and row[col] > 0, (row["backend"], col)
     assert math.isclose(table.iloc[0]["speedup_vs_torch"], 1.0)
     md = (tmp_path / "bench.md").read_text()

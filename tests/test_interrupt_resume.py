@@ -44,7 +44,8 @@ CHILD = textwrap.dedent("""
 
 
 def finished(cache):
-    return [p for p in cache.rglob("*.npy") if not p.name.startswith(".tmp-")]
+    """Finished files: the dB cache (<label>/<stem>.npy) is written last, after PNG and waveform."""
+    return [p for p in cache.glob("*/*.npy") if not p.name.startswith(".tmp-")]
 
 
 @pytest.fixture

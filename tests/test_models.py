@@ -12,6 +12,7 @@ from birdkit.models import (
     load_checkpoint,
     make_contract,
     model_from_checkpoint,
+    pool_windows,
     save_checkpoint,
 )
 
@@ -32,6 +33,31 @@ def test_model_shapes_and_no_nan(name, in_chans):
     assert model.image(wave).shape == (2, in_chans, 64, cfg.n_frames)
     out = model(torch.cat([wave, torch.zeros(1, cfg.window_samples)]))  # digital silence too
     assert out.shape == (3, 3) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ["test_efficientnet", "birdkit_cnn"])
+def test_sed_head_scores_every_window_of_a_chunk(name):
+    cfg = Config(model_name=name, n_mels=64, n_fft=1024, in_chans=1, head="sed", train_seconds=20.0)
+    model = build_model(cfg, CLASSES).eval()
+    chunks = torch.randn(2, cfg.train_samples)
+    with torch.no_grad():
+        assert model.clip_logits(chunks).shape == (2, 3)
+        windows = model(chunks)
+        assert windows.shape == (2 * 4, 3) and torch.isfinite(windows).all()   # 4 five-second windows each
+        with pytest.raises(ValueError, match="whole number"):
+            model(torch.randn(1, cfg.window_samples + 1))
+
+
+def test_window_pooling_by_hand():
+    cla = torch.tensor([[[0.0, 2.0, 4.0, 6.0]]])          # one class, 4 frames -> 2 windows
+    att = torch.zeros_like(cla)                            # equal attention: attention = mean
+    assert pool_windows(att, cla, 2, "max").flatten().tolist() == [2.0, 6.0]
+    assert pool_windows(att, cla, 2, "mean").flatten().tolist() == [1.0, 5.0]
+    assert pool_windows(att, cla, 2, "attention").flatten().tolist() == [1.0, 5.0]
+    att = torch.tensor([[[0.0, 10.0, 10.0, 0.0]]])         # attention on the 2nd and 3rd frame
+    assert torch.allclose(pool_windows(att, cla, 2, "attention").flatten(), torch.tensor([2.0, 4.0]), atol=1e-3)
+    odd = pool_windows(torch.zeros(1, 1, 5), torch.arange(5.0).view(1, 1, 5), 2, "max")
+    assert odd.shape == (1, 2, 1) and odd[0, 1, 0] == 4.0  # 5 frames are resampled into 2 windows
 
 
 def test_seed_shape_is_3x128x313():
@@ -70,18 +96,20 @@ def test_crafted_pickle_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_backends_equal_torch(tmp_path, cfg):
+@pytest.mark.parametrize("head", ["classifier", "sed"])
+def test_backends_equal_torch(tmp_path, head):
+    cfg = Config(model_name="test_efficientnet", n_mels=64, n_fft=1024, in_chans=3, head=head, train_seconds=10.0)
     torch.manual_seed(0)
     model = build_model(cfg, CLASSES).eval()
-    for p in model.backbone.parameters():   # give the random head real spread
+    for p in model.parameters():   # give the random head real spread
         p.data.normal_(0, 0.2)
-    waves = np.random.default_rng(0).normal(0, 0.1, (5, cfg.window_samples)).astype(np.float32)
-    ref = make_backend(model, "torch", cfg.window_samples, tmp_path)(waves)
-    assert np.abs(ref).max() > 1e-2
+    chunk = cfg.train_samples if head == "sed" else cfg.window_samples
+    waves = np.random.default_rng(0).normal(0, 0.1, (3, chunk)).astype(np.float32)
+    ref = make_backend(model, "torch", chunk, tmp_path)(waves)
+    assert np.abs(ref).max() > 1e-2 and ref.shape == (3 * chunk // cfg.window_samples, 3)
     for name in ("onnxruntime", "openvino"):
-        for in_graph in (False, True):   # classifier graph, and the whole waveform-in graph
-            backend = make_backend(model, name, cfg.window_samples, tmp_path / f"{name}{in_graph}",
-                                   frontend_in_graph=in_graph)
+        for in_graph in (False, True):   # window-logits graph (images in), and the whole waveform-in graph
+            backend = make_backend(model, name, chunk, tmp_path / f"{name}{in_graph}", frontend_in_graph=in_graph)
             assert backend.name == name
             out = backend(waves)
             assert out.shape == ref.shape

@@ -9,9 +9,10 @@ import torch
 
 from birdkit.audio import load_audio
 from birdkit.config import Config
+from birdkit.factory import make_training_data
 from birdkit.features import MelFrontEnd
 from birdkit.notebook.session import load_tables
-from birdkit.spectrograms import generate_spectrograms, output_paths, select_segment
+from birdkit.spectrograms import generate_spectrograms, output_paths, select_segment, select_wave, wave_path
 from birdkit.split import split_table
 from birdkit.train import LAST_NAME, Trainer
 
@@ -67,9 +68,29 @@ def test_crop_policies(policy):
     assert np.array_equal(out, expected)
 
 
+@pytest.mark.parametrize("policy", ["first", "windows", "loudest"])
+def test_waveform_cache_segment_is_at_least_one_training_crop(policy):
+    wave = np.arange(60, dtype=np.float32)
+    wave[42] = 100.0  # the loudest window is the fifth (40-49)
+    out = select_wave(wave, 10, policy, max_windows=2, min_samples=30)
+    expected = {"first": wave[:30], "windows": wave[:30], "loudest": wave[30:60]}[policy]
+    assert np.array_equal(out, expected)
+    assert len(select_wave(wave[:12], 10, "windows", 2, 30)) == 12   # never padded
+
+
+def test_waveform_cache_holds_the_decoded_segment(demo):
+    cfg, tables, _ = demo
+    for row in tables.train.head(3).itertuples():
+        cached = np.load(wave_path(cfg.cache_path, row.primary_label, row.filename))
+        full = load_audio(row.path, cfg.sample_rate)
+        assert cached.dtype == np.float16 and len(cached) == min(len(full), cfg.max_windows * cfg.window_samples)
+        np.testing.assert_allclose(cached.astype(np.float32), full[:len(cached)], atol=1e-3)
+
+
 def _train(cfg, tables):
     train_df, val_df, _ = split_table(tables.train, cfg.n_folds, cfg.seed)
-    trainer = Trainer(cfg, train_df, val_df, tables.classes)
+    data = make_training_data(cfg, tables.classes, train_df, val_df)
+    trainer = Trainer(cfg, tables.classes, data, cfg.checkpoint_dir)
     resumed = trainer.maybe_resume()
     return trainer, resumed, trainer.fit(progress=False)
 

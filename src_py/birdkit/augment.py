@@ -1,4 +1,6 @@
-"""Training-time augmentation (seed cell 6): Mixup, SpecAugment, class-balanced sampling."""
+"""Training-time augmentation (seed cell 6): Mixup (of waveforms or images, blended or max
+labels), SpecAugment, class-balanced sampling, label smoothing. Per-sample audio steps (gain,
+soundscape background, pseudo-labelled soundscapes) live in ``birdkit.data``."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +10,10 @@ from torch import nn
 from torch.utils.data import WeightedRandomSampler
 
 
-def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float):
-    """Mix each example with a shuffled partner: ``lam*a + (1-lam)*b`` for inputs and targets.
+def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, labels: str = "blend"):
+    """Mix each example with a shuffled partner: ``lam*a + (1-lam)*b`` for the inputs (waveforms
+    or images); targets ``lam``-blended (``blend``, the seed's) or their union (``max``: both
+    species are in the mix, as the BirdCLEF winners label raw-audio mixes).
 
     ``lam ~ Beta(alpha, alpha)``, one per batch, from torch's seeded global generator.
     Returns ``(x_mixed, y_mixed, lam, perm)``.
@@ -17,8 +21,9 @@ def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float):
     if alpha <= 0:
         return x, y, 1.0, torch.arange(len(x))
     lam = float(torch.distributions.Beta(alpha, alpha).sample())
-    perm = torch.randperm(len(x))
-    return lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm], lam, perm
+    perm = torch.randperm(len(x), device=x.device)
+    mixed = torch.maximum(y, y[perm]) if labels == "max" else lam * y + (1 - lam) * y[perm]
+    return lam * x + (1 - lam) * x[perm], mixed, lam, perm
 
 
 class SpecAugment(nn.Module):

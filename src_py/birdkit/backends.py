@@ -1,11 +1,13 @@
 """CPU backends for a ``BirdModel``: torch eager, ONNX Runtime, OpenVINO.
 
-Every backend takes waveforms ``[N, samples]`` (float32) and returns logits ``[N, classes]``.
-For ONNX Runtime and OpenVINO the graph is exported from the model itself. By default the
-compiled graph is the classifier (images in) and the log-mel front end runs in torch, whose
-FFT is several times faster than the STFT operator of either runtime; ``frontend_in_graph``
-compiles the whole waveform-in graph instead (one file to ship, slower). A backend whose
-package is missing falls back to torch, and says so.
+Every backend scores inference chunks ``[N, chunk_samples]`` (float32, whole 5-s windows) and
+returns window logits ``[N * k, classes]``; ``from_images`` does the same from the images the
+front end made, so an ensemble computes each log-mel once for all its models. For ONNX Runtime
+and OpenVINO the graph is exported from the model itself. By default the compiled graph is
+``window_logits`` (images in) and the log-mel front end runs in torch, whose FFT is several
+times faster than the STFT operator of either runtime; ``frontend_in_graph`` compiles the whole
+waveform-in graph instead (one file to ship, slower). A backend whose package is missing falls
+back to torch, and says so.
 """
 from __future__ import annotations
 
@@ -18,15 +20,15 @@ import torch
 from torch import nn
 
 
-class Classifier(nn.Module):
-    """The model after its front end: normalised images -> logits."""
+class WindowScorer(nn.Module):
+    """The model after its front end: images of chunks -> window logits ``[N * k, classes]``."""
 
-    def __init__(self, model):
+    def __init__(self, model, windows: int):
         super().__init__()
-        self.model = model
+        self.model, self.windows = model, windows
 
     def forward(self, image):
-        return self.model.classify(image)
+        return self.model.window_logits(image, self.windows)
 
 
 def export_onnx(module: nn.Module, example: torch.Tensor, path, input_name="input") -> Path:
@@ -84,15 +86,25 @@ def load_graph(path, name: str, threads: int = 0):
     return lambda x: compiled(x)[0]
 
 
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
 class TorchBackend:
     name = "torch"
+    frontend_in_graph = False
 
-    def __init__(self, model):
+    def __init__(self, model, chunk_samples: int):
         self.model = model.eval()
+        self.windows = 1 if model.sed is None else model.windows_per_chunk(chunk_samples)
 
     @torch.no_grad()
-    def __call__(self, waves: np.ndarray) -> np.ndarray:
-        return self.model(torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32))).numpy()
+    def from_images(self, images: np.ndarray) -> np.ndarray:
+        return self.model.window_logits(_tensor(images), self.windows).numpy()
+
+    @torch.no_grad()
+    def __call__(self, chunks: np.ndarray) -> np.ndarray:
+        return self.model(_tensor(chunks)).numpy()
 
 
 class CompiledBackend:
@@ -102,38 +114,41 @@ class CompiledBackend:
     processes do this) and exports only when it is missing.
     """
 
-    def __init__(self, model, name, window_samples, work_dir, threads=0, frontend_in_graph=False, export=True):
+    def __init__(self, model, name, chunk_samples, work_dir, threads=0, frontend_in_graph=False, export=True):
         self.name, self.model, self.frontend_in_graph = name, model.eval(), frontend_in_graph
-        waves = torch.zeros(2, window_samples)
-        module, example = model, waves
+        self.windows = 1 if model.sed is None else model.windows_per_chunk(chunk_samples)
+        chunks = torch.zeros(2, chunk_samples)
+        module, example = model, chunks
         if not frontend_in_graph:
             with torch.no_grad():
-                module, example = Classifier(model), model.image(waves)
-        path = Path(work_dir) / (("model" if frontend_in_graph else "classifier") + GRAPH_SUFFIX[name])
+                module, example = WindowScorer(model, self.windows), model.image(model.chunk_wave(chunks))
+        path = Path(work_dir) / (("model" if frontend_in_graph else "windows") + GRAPH_SUFFIX[name])
         if export or not path.is_file():
             path = export_graph(module, example, name, path)
         self.graph_path = path
         self.run = load_graph(path, name, threads)
 
-    def __call__(self, waves: np.ndarray) -> np.ndarray:
-        waves = np.ascontiguousarray(waves, dtype=np.float32)
+    def from_images(self, images: np.ndarray) -> np.ndarray:
+        return self.run(np.ascontiguousarray(images, dtype=np.float32))
+
+    def __call__(self, chunks: np.ndarray) -> np.ndarray:
         if self.frontend_in_graph:
-            return self.run(waves)
+            return self.run(np.ascontiguousarray(chunks, dtype=np.float32))
         with torch.no_grad():
-            image = self.model.image(torch.from_numpy(waves)).contiguous().numpy()
-        return self.run(image)
+            image = self.model.image(self.model.chunk_wave(_tensor(chunks)))
+        return self.from_images(image.numpy())
 
 
 def available(name: str) -> bool:
     return name == "torch" or importlib.util.find_spec(name) is not None
 
 
-def make_backend(model, name: str, window_samples: int, work_dir, threads: int = 0, frontend_in_graph=False,
+def make_backend(model, name: str, chunk_samples: int, work_dir, threads: int = 0, frontend_in_graph=False,
                  export=True):
     """The backend called ``name``, or torch (with a printed note) when its package is missing."""
     if not available(name):
         print(f"backend {name!r} is not installed here; falling back to torch eager")
         name = "torch"
     if name == "torch":
-        return TorchBackend(model)
-    return CompiledBackend(model, name, window_samples, work_dir, threads, frontend_in_graph, export)
+        return TorchBackend(model, chunk_samples)
+    return CompiledBackend(model, name, chunk_samples, work_dir, threads, frontend_in_graph, export)

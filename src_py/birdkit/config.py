@@ -25,7 +25,7 @@ from .features import MelSettings
 CropPolicy = Literal["first", "windows", "loudest"]
 Loss = Literal["bce", "ce"]
 Backend = Literal["torch", "onnxruntime", "openvino"]
-DataSource = Literal["audio", "images"]
+DataSource = Literal["waves", "audio", "images"]
 Head = Literal["classifier", "sed"]
 WindowPool = Literal["attention", "max", "mean"]
 MixupDomain = Literal["wave", "image"]
@@ -65,6 +65,7 @@ class Config:
     crop_policy: CropPolicy = "windows"
     max_windows: int = 6                # crop_policy windows: the first N scored windows of each file
     write_png: bool = True
+    write_waves: bool = True            # float16 waveform cache at sample_rate: what training reads (64 KB/s)
     workers: int = 0                    # 0 -> all cores
     max_files: int = 0                  # 0 -> every row of the metadata table
     # ---- model
@@ -78,7 +79,7 @@ class Config:
     head: Head = "classifier"           # classifier: one label vector per crop; sed: framewise + attention
     window_pool: WindowPool = "attention"   # sed: frames inside a 5-s window -> one score
     # ---- training (seed cell 7)
-    data_source: DataSource = "images"  # images: the seed's (dB cache); audio: decode crops on the fly
+    data_source: DataSource = "waves"   # waves: waveform cache; audio: decode crops on the fly; images: seed
     train_seconds: float = 5.0          # training crop (and the sed model's inference chunk)
     epochs: int = 10
     batch_size: int = 32

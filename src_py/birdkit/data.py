@@ -1,8 +1,12 @@
-"""Datasets (seed cells 5, 6): a recording -> a normalised log-mel image and its targets.
+"""Datasets (seed cells 5, 6): focal recordings -> training crops and their targets.
 
-``source="audio"`` decodes, resamples and crops the recording on the fly; ``source="images"``
-reads the float16 dB cache written by spectrogram generation (fast). Training crops at random
-anywhere in what is available; validation takes the first window (deterministic).
+``ClipDataset`` gives waveform crops of ``train_seconds`` (the model computes the log-mel
+itself): from the waveform cache written by spectrogram generation (``source="waves"``, fast) or
+decoded on the fly, only the frames the crop needs (``source="audio"``). Training crops at random
+(a clip shorter than the crop lands at a random offset with ``time_shift``), with random gain,
+an optional soundscape background and an optional pseudo-labelled soundscape mixed in;
+validation takes the first crop (deterministic). ``ImageDataset`` is the seed's path: cached dB
+spectrograms -> normalised images of one scored window.
 """
 from __future__ import annotations
 
@@ -10,18 +14,106 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import crop_or_pad, load_audio
-from .features import MelFrontEnd, normalize_db, to_image
-from .spectrograms import load_cached, output_paths
+from .audio import audio_info, read_segment
+from .features import normalize_db, to_image
+from .spectrograms import load_cached, output_paths, wave_path
 from .tables import durations, label_map, make_targets
 
 
-class BirdClefDataset(Dataset):
-    """Items: ``(image [in_chans, n_mels, frames] float32 in [0,1], targets [C], primary index)``."""
+def _uniform(lo: float, hi: float) -> float:
+    """A float from torch's generator (seeded per DataLoader worker)."""
+    return lo + (hi - lo) * float(torch.rand(()))
 
-    def __init__(self, df, cfg, classes, train: bool, source: str | None = None):
+
+def _randint(high: int) -> int:
+    return int(torch.randint(0, max(1, high), ()))
+
+
+def place(segment: np.ndarray, length: int, train: bool, shift: bool = True) -> np.ndarray:
+    """Exactly ``length`` samples of ``segment``: a random crop (training) or the first; a short
+    segment is zero-padded, at a random offset when training with ``shift``."""
+    if len(segment) >= length:
+        start = _randint(len(segment) - length + 1) if train else 0
+        return np.ascontiguousarray(segment[start:start + length], dtype=np.float32)
+    out = np.zeros(length, dtype=np.float32)
+    offset = _randint(length - len(segment) + 1) if train and shift else 0
+    out[offset:offset + len(segment)] = segment
+    return out
+
+
+def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``signal + noise`` scaled so that the signal is ``snr_db`` dB above the noise (by RMS)."""
+    s, n = np.sqrt(np.mean(signal ** 2)) + 1e-8, np.sqrt(np.mean(noise ** 2)) + 1e-8
+    return signal + noise * (s / n) * 10 ** (-snr_db / 20)
+
+
+class ClipDataset(Dataset):
+    """Items: ``(wave [train_samples] float32, targets [C], primary index)``.
+
+    ``background``: a ``SoundscapeBank`` added with probability ``cfg.background_prob`` at an SNR
+    from ``cfg.background_snr_db``; ``pseudo``: a ``PseudoLabels`` bank mixed in with probability
+    ``cfg.pseudo_mix_prob`` (noisy student; targets per ``cfg.mixup_labels``).
+    """
+
+    def __init__(self, df, cfg, classes, train: bool, source: str | None = None, background=None, pseudo=None,
+                 secondary_weight: float | None = None):
         self.df, self.cfg, self.train = df.reset_index(drop=True), cfg, train
         self.source = source or cfg.data_source
+        if self.source not in ("waves", "audio"):
+            raise ValueError(f"ClipDataset reads waves or audio, not {self.source!r} (ImageDataset does images)")
+        weight = cfg.secondary_weight if secondary_weight is None else secondary_weight
+        self.targets = make_targets(self.df, classes, weight)
+        index = label_map(classes)
+        self.primary = np.array([index[str(p)] for p in self.df["primary_label"]])
+        self.background, self.pseudo = background, pseudo
+        self.length = cfg.train_samples
+
+    def __len__(self):
+        return len(self.df)
+
+    def __getitem__(self, i):
+        wave, target = place(self._segment(i), self.length, self.train, self.cfg.time_shift), self.targets[i]
+        if self.train:
+            wave, target = self._augment(wave, target)
+        return torch.from_numpy(wave), torch.from_numpy(target), int(self.primary[i])
+
+    def _augment(self, wave: np.ndarray, target: np.ndarray):
+        cfg = self.cfg
+        if cfg.gain_db:
+            wave = wave * np.float32(10 ** (_uniform(-cfg.gain_db, cfg.gain_db) / 20))
+        if self.background is not None and float(torch.rand(())) < cfg.background_prob:
+            wave = mix_at_snr(wave, self.background.random_chunk(self.length), _uniform(*cfg.background_snr_db))
+        if self.pseudo is not None and float(torch.rand(())) < cfg.pseudo_mix_prob:
+            chunk, soft = self.pseudo.random_chunk(self.length)
+            w = np.float32(cfg.pseudo_mix_weight)
+            wave = (1 - w) * wave + w * chunk
+            target = np.maximum(target, soft) if cfg.mixup_labels == "max" else (1 - w) * target + w * soft
+        return wave.astype(np.float32, copy=False), target.astype(np.float32, copy=False)
+
+    def _segment(self, i) -> np.ndarray:
+        row = self.df.iloc[i]
+        if self.source == "waves":
+            path = wave_path(self.cfg.cache_path, row["primary_label"], row["filename"])
+            if not path.is_file():
+                raise FileNotFoundError(f"no cached waveform {path} for {row['filename']}; run spectrogram "
+                                        "generation (write_waves) first or set data_source: audio")
+            return np.load(path, mmap_mode="r")
+        crop, start = self.length / self.cfg.sample_rate, 0.0
+        if self.train:  # a random start needs the duration: from the table, else the file header
+            known = "seconds" in row and row["seconds"] == row["seconds"]
+            seconds = float(row["seconds"]) if known else audio_info(row["path"])[1]
+            start = _uniform(0.0, max(0.0, seconds - crop))
+        return read_segment(row["path"], self.cfg.sample_rate, start, crop)
+
+
+class ImageDataset(Dataset):
+    """The seed's path. Items: ``(image [in_chans, n_mels, frames] in [0, 1], targets [C], primary index)``
+    of one scored window, from the float16 dB cache (``source="images"``) or from audio through
+    the same front end the model uses (``source="audio"``)."""
+
+    def __init__(self, df, cfg, classes, train: bool, source: str = "images"):
+        from .features import MelFrontEnd
+        self.df, self.cfg, self.train, self.source = df.reset_index(drop=True), cfg, train, source
         self.targets = make_targets(self.df, classes, cfg.secondary_weight)
         index = label_map(classes)
         self.primary = np.array([index[str(p)] for p in self.df["primary_label"]])
@@ -35,15 +127,9 @@ class BirdClefDataset(Dataset):
         image = to_image(normalize_db(torch.from_numpy(db), self.cfg.mel.top_db), self.cfg.in_chans)
         return image.contiguous(), torch.from_numpy(self.targets[i]), int(self.primary[i])
 
-    def _start(self, available: int, needed: int) -> int:
-        """0 for validation; a random start for training, from torch's (per-worker) seeded RNG."""
-        if not self.train or available <= needed:
-            return 0
-        return int(torch.randint(0, available - needed + 1, (1,)))
-
     def _audio_db(self, i) -> np.ndarray:
-        wave = load_audio(self.df.at[i, "path"], self.cfg.sample_rate)
-        wave = crop_or_pad(wave, self.cfg.window_samples, self._start(len(wave), self.cfg.window_samples))
+        wave = place(read_segment(self.df.at[i, "path"], self.cfg.sample_rate), self.cfg.window_samples,
+                     self.train, shift=False)
         with torch.no_grad():
             return self.frontend(torch.from_numpy(wave)[None])[0].numpy()
 
@@ -57,21 +143,27 @@ class BirdClefDataset(Dataset):
         frames = self.cfg.n_frames
         if db.shape[1] < frames:  # a short cache: pad with the floor value
             db = np.pad(db, ((0, 0), (0, frames - db.shape[1])), constant_values=db.min())
-        start = self._start(db.shape[1], frames)
+        start = _randint(db.shape[1] - frames + 1) if self.train else 0
         return np.ascontiguousarray(db[:, start:start + frames])
 
 
-def cached_rows(df, cfg):
-    """Rows whose cache file exists, and the skip records of those without one."""
-    exists = [output_paths(cfg.cache_path, r.primary_label, r.filename)[0].is_file()
-              for r in df.itertuples(index=False)]
+def cached_rows(df, cfg, kind: str = "images"):
+    """Rows whose cache file (``images``: dB spectrogram, ``waves``: waveform) exists, and the skip
+    records of those without one."""
+    def path(r):
+        if kind == "waves":
+            return wave_path(cfg.cache_path, r.primary_label, r.filename)
+        return output_paths(cfg.cache_path, r.primary_label, r.filename)[0]
+    exists = [path(r).is_file() for r in df.itertuples(index=False)]
     keep = df[exists].reset_index(drop=True)
-    missing = [{"filename": f, "reason": "no cached spectrogram (see spectrograms/failures.csv)"}
+    missing = [{"filename": f, "reason": f"no cached {kind} (see spectrograms/failures.csv)"}
                for f, ok in zip(df["filename"], exists) if not ok]
     return keep, missing
 
 
 def readable_rows(df):
-    """Rows whose audio header reads (fast, no decoding), and skip records for the others."""
+    """Rows whose audio header reads (fast, no decoding), with their duration in ``seconds``, and
+    skip records for the others."""
     headers, skipped = durations(df)
-    return df[df["filename"].isin(headers["filename"])].reset_index(drop=True), skipped
+    keep = df.merge(headers[["filename", "seconds"]], on="filename", how="inner")
+    return keep.reset_index(drop=True), skipped

@@ -20,12 +20,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .ensemble import Ensemble, decode, load_ensemble, score_wave  # noqa: F401  (load_ensemble: the notebooks' entry)
+from .ensemble import TTA, Ensemble, combine, decode, load_ensemble, score_wave  # noqa: F401  (notebooks' entry)
 from .metrics import file_stems
-from .models import contract_window_samples
 from .pool import WorkerPool
 from .tables import check_submission_columns
-from .tta import smooth_windows
+from .tta import rescale_by_file_max, smooth_windows
 from .windows import n_windows, row_ids
 
 FALLBACK_SECONDS = 60.0  # an undecodable test file still gets the rows of a 60-s soundscape
@@ -76,30 +75,39 @@ def worker_count(setting: int, n_files: int) -> int:
 
 
 def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True):
-    """Submission rows for ``files``: ``row_id`` + one probability column per class."""
+    """Submission rows for ``files``: ``row_id`` + one probability column per class.
+
+    Each file's members are scored (in worker processes or here), then averaged over the members
+    (``ensemble_average``: mean, or ranks over all files), then post-processed per file
+    (``file_max_rescale``, ``smoothing``).
+    """
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
-    mel = ensemble.contract["mel"]
-    sr, window = mel["sample_rate"], contract_window_samples(ensemble.contract)
+    sr, window = ensemble.sample_rate, ensemble.window_samples
     workers = worker_count(cfg.infer_workers, len(files))
-    tta = (cfg.tta_views, cfg.tta_shift_seconds, cfg.tta_aggregation)
-    frames, skipped, t_model = [], [], 0.0
+    tta = TTA.from_config(cfg)
+    per_file, skipped, t_model = [], [], 0.0
     started = time.perf_counter()
     scored = pool_for(ensemble, workers).map(files, tta) if workers > 1 else _in_process(files, ensemble, tta)
     for path, (probs, error, seconds) in tqdm(zip(files, scored), total=len(files), desc="soundscapes",
                                               disable=not progress):
         if error is not None:
             skipped.append({"filename": path.name, "reason": error.reason, "error": error.detail})
-            probs = np.zeros((n_windows(int(FALLBACK_SECONDS * sr), window), len(ensemble.classes)))
+            probs = np.zeros((len(ensemble.members), n_windows(int(FALLBACK_SECONDS * sr), window),
+                              len(ensemble.classes)), dtype=np.float32)
         t_model += seconds
-        probs = smooth_windows(probs, cfg.smoothing)
+        per_file.append(probs)
+    frames = []
+    for path, probs in zip(files, combine(per_file, cfg.ensemble_average)):
+        probs = smooth_windows(rescale_by_file_max(probs, cfg.file_max_rescale), cfg.smoothing)
         ids = row_ids(path.stem, len(probs), window / sr)
         frames.append(pd.DataFrame(probs.astype(np.float32), columns=ensemble.classes).assign(row_id=ids))
     sub = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ensemble.classes + ["row_id"])
     sub = sub[["row_id"] + list(ensemble.classes)]
     total = time.perf_counter() - started
     return InferenceResult(sub, skipped, {"files": len(files), "seconds": total, "model_seconds": t_model,
-                                          "workers": workers})
+                                          "workers": workers, "members": len(ensemble.members),
+                                          "frontend_calls": ensemble.frontend_calls})
 
 
 def pool_for(ensemble: Ensemble, workers: int) -> WorkerPool:

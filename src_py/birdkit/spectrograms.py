@@ -1,4 +1,5 @@
-"""Spectrogram generation (seed cell 4): one PNG and one float16 dB cache per recording.
+"""Spectrogram generation (seed cell 4): per recording one PNG and one float16 dB cache (the
+seed's image path), and a float16 waveform cache at the model's rate (what training reads).
 
 Parallel over cores, resumable (finished files are skipped; each file is written atomically,
 so a half-written file never counts as done), every failure reported with its error.
@@ -38,9 +39,27 @@ def select_segment(wave: np.ndarray, window: int, policy: str, max_windows: int)
     raise ValueError(f"unknown crop policy {policy!r}")
 
 
+def select_wave(wave: np.ndarray, window: int, policy: str, max_windows: int, min_samples: int) -> np.ndarray:
+    """The waveform to cache (never padded): like ``select_segment``, but at least ``min_samples``
+    long where the recording allows (the training crop), ``loudest`` centred on the loudest window."""
+    length = max(window * (max_windows if policy == "windows" else 1), min_samples)
+    if policy in ("first", "windows") or len(wave) <= length:
+        return wave[:length]
+    if policy != "loudest":
+        raise ValueError(f"unknown crop policy {policy!r}")
+    loudest = int(np.argmax((frame_windows(wave, window) ** 2).mean(axis=1)))
+    start = min(max(0, loudest * window + window // 2 - length // 2), len(wave) - length)
+    return wave[start:start + length]
+
+
 def output_paths(out_dir, primary_label, filename) -> tuple[Path, Path]:
     base = Path(out_dir) / str(primary_label) / Path(str(filename)).stem
     return base.with_suffix(".npy"), base.with_suffix(".png")
+
+
+def wave_path(out_dir, primary_label, filename) -> Path:
+    """``<cache>/waves/<label>/<stem>.npy``: float16 samples at the model's rate."""
+    return (Path(out_dir) / "waves" / str(primary_label) / Path(str(filename)).stem).with_suffix(".npy")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -58,15 +77,15 @@ def encode_npy(array: np.ndarray) -> bytes:
 _STATE = {}
 
 
-def _init_worker(mel, window: int, policy: str, max_windows: int, write_png: bool):
+def _init_worker(mel, window: int, policy: str, max_windows: int, write_png: bool, wave_samples: int):
     torch.set_num_threads(1)
     _STATE.update(frontend=MelFrontEnd(mel).eval(), mel=mel, window=window, policy=policy,
-                  max_windows=max_windows, write_png=write_png)
+                  max_windows=max_windows, write_png=write_png, wave_samples=wave_samples)
 
 
 def _process(job):
     """Worker: one recording -> (index, None) or (index, (reason, detail))."""
-    index, path, npy_path, png_path = job
+    index, path, npy_path, png_path, waves_path = job
     s = _STATE
     try:
         wave = load_audio(path, s["mel"].sample_rate)
@@ -77,6 +96,10 @@ def _process(job):
         if s["write_png"]:
             ok, png = cv2.imencode(".png", to_uint8_image(db, s["mel"].top_db))
             atomic_write(png_path, png.tobytes())
+        if s["wave_samples"]:
+            waves_path.parent.mkdir(parents=True, exist_ok=True)
+            cached = select_wave(wave, s["window"], s["policy"], s["max_windows"], s["wave_samples"])
+            atomic_write(waves_path, encode_npy(cached.astype(np.float16)))
         atomic_write(npy_path, encode_npy(db.astype(np.float16)))
         return index, None
     except AudioError as exc:
@@ -87,18 +110,20 @@ def _process(job):
 
 def remove_stale_tmp(out: Path) -> int:
     """Delete half-written ``.tmp-*`` files a killed run left behind (never counted as done)."""
-    stale = list(out.glob("*/.tmp-*"))
+    stale = list(out.glob("*/.tmp-*")) + list(out.glob("waves/*/.tmp-*"))
     for path in stale:
         path.unlink(missing_ok=True)
     return len(stale)
 
 
-def is_done(npy_path: Path, png_path: Path, write_png: bool) -> bool:
-    return npy_path.is_file() and (png_path.is_file() or not write_png)
+def is_done(npy_path: Path, png_path: Path, write_png: bool, waves_path: Path | None = None) -> bool:
+    return (npy_path.is_file() and (png_path.is_file() or not write_png)
+            and (waves_path is None or waves_path.is_file()))
 
 
 def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
-    """Write ``<cache>/<label>/<stem>.{npy,png}`` for every row of ``df``; return the totals."""
+    """Write ``<cache>/<label>/<stem>.{npy,png}`` (and ``<cache>/waves/<label>/<stem>.npy`` with
+    ``write_waves``) for every row of ``df``; return the totals."""
     out = cfg.cache_path
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -110,10 +135,11 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
             duplicates.append((i, ("duplicate output name", f"same cache file as {owner[npy_path]}")))
             continue
         owner[npy_path] = row.filename
-        if is_done(npy_path, png_path, cfg.write_png):
+        waves = wave_path(out, row.primary_label, row.filename) if cfg.write_waves else None
+        if is_done(npy_path, png_path, cfg.write_png, waves):
             done += 1
         else:
-            jobs.append((i, row.path, npy_path, png_path))
+            jobs.append((i, row.path, npy_path, png_path, waves))
     job_failures = _run_jobs(jobs, cfg, progress)
     failures = duplicates + job_failures
     report = pd.DataFrame([{"filename": df.iloc[i]["filename"], "path": df.iloc[i]["path"],
@@ -124,7 +150,7 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
     summary = {"rows": len(df), "already_done": done, "stale_tmp_removed": stale,
                "written": len(jobs) - len(job_failures),
                "failed": len(failures), "failed_by_reason": dict(Counter(r for _, (r, _) in failures)),
-               "species_folders": sum(1 for p in out.iterdir() if p.is_dir()),
+               "species_folders": sum(1 for p in out.iterdir() if p.is_dir() and p.name != "waves"),
                "seconds": round(seconds, 2),
                "files_per_second": round(len(jobs) / seconds, 2) if jobs else None}
     (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1))
@@ -133,7 +159,8 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
 
 def _run_jobs(jobs, cfg, progress):
     workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(jobs)))
-    init = (cfg.mel, cfg.window_samples, cfg.crop_policy, cfg.max_windows, cfg.write_png)
+    init = (cfg.mel, cfg.window_samples, cfg.crop_policy, cfg.max_windows, cfg.write_png,
+            cfg.train_samples if cfg.write_waves else 0)
     failures = []
     if workers == 1:
         _init_worker(*init)

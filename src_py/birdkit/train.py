@@ -1,6 +1,13 @@
-"""The training loop (seed cell 7): AdamW, warm-up + cosine, Mixup, SpecAugment, balanced
-sampling, BCE or CE with label smoothing; per-epoch loss, accuracy and the competition metric;
-best (by metric) and last checkpoints; resume from the last one."""
+"""The training loop (seed cell 7): AdamW, warm-up + cosine, Mixup, SpecAugment, BCE or CE with
+label smoothing; per epoch the loss, top-1 and the competition metric on held-out recordings and,
+when labelled soundscapes exist, on their windows (the score that picks the best checkpoint);
+best and last checkpoints; resume from the last one.
+
+The ``Trainer`` receives its data (``birdkit.factory.make_training_data``), so another stage can
+hand it soundscapes with soft targets through the same loop. With DistributedDataParallel
+(``birdkit.distributed``) every process runs this loop on its share of each batch; only rank 0
+writes checkpoints and prints.
+"""
 from __future__ import annotations
 
 import math
@@ -12,11 +19,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .augment import SpecAugment, make_sampler, mixup, smooth_targets
-from .data import BirdClefDataset
+from .augment import SpecAugment, mixup, smooth_targets
 from .metrics import macro_roc_auc, top1_accuracy
 from .models import build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
 
@@ -46,25 +51,32 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int):
                                     CosineAnnealingLR(optimizer, T_max=total - warmup)], milestones=[warmup])
 
 
+def chunk_samples(cfg) -> int:
+    """Samples per inference chunk of a model trained with ``cfg`` (validation on soundscapes)."""
+    if cfg.head == "classifier":
+        return cfg.window_samples
+    return cfg.window_samples * max(1, round(cfg.train_samples / cfg.window_samples))
+
+
 class Trainer:
-    def __init__(self, cfg, train_df, val_df, classes):
-        self.cfg, self.classes = cfg, list(classes)
+    def __init__(self, cfg, classes, data, checkpoint_dir, model=None, device=None, rank=0, world=1):
+        self.cfg, self.classes, self.data, self.checkpoint_dir = cfg, list(classes), data, checkpoint_dir
+        self.rank, self.world = rank, world
         seed_everything(cfg.seed)
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.amp = self.device.type == "cuda"
-        self.model = build_model(cfg, classes).to(self.device)
+        self.model = (model or build_model(cfg, classes)).to(self.device)
         if self.amp:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.train_ds = BirdClefDataset(train_df, cfg, classes, train=True)
-        self.val_ds = BirdClefDataset(val_df, cfg, classes, train=False)
-        n = cfg.samples_per_epoch or len(train_df)
-        sampler = make_sampler(train_df["primary_label"], cfg.sampler_power, n, cfg.seed)
-        self.train_dl = DataLoader(self.train_ds, batch_size=cfg.batch_size, sampler=sampler,
-                                   num_workers=cfg.num_workers, drop_last=n > cfg.batch_size)
-        self.val_dl = DataLoader(self.val_ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
-        self.specaug = SpecAugment(cfg.n_mels, cfg.n_frames, cfg.time_mask_frac, cfg.freq_mask_frac)
+        self.net = self.model
+        if world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.specaug = SpecAugment(cfg.n_mels, cfg.mel.frames(cfg.train_samples), cfg.time_mask_frac,
+                                   cfg.freq_mask_frac)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = make_scheduler(self.optimizer, cfg, len(self.train_dl))
+        self.scheduler = make_scheduler(self.optimizer, cfg, max(1, len(data.train)))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.contract = make_contract(cfg, classes)
         self.history, self.start_epoch, self.best_score = [], 0, -math.inf
@@ -76,7 +88,7 @@ class Trainer:
                     rng_torch=torch.get_rng_state())
 
     def maybe_resume(self) -> bool:
-        last = self.cfg.checkpoint_dir / LAST_NAME
+        last = self.checkpoint_dir / LAST_NAME
         if not (self.cfg.resume and last.is_file()):
             return False
         ckpt = load_checkpoint(last)
@@ -91,19 +103,33 @@ class Trainer:
         return True
 
     # ---- one epoch ----
+    def _logits(self, x, y):
+        """Clip logits of a training batch and its (mixed) targets."""
+        cfg, model = self.cfg, self.net
+        mix = cfg.mixup_alpha > 0 and torch.rand(1).item() < cfg.mixup_prob
+        if not self.data.images and cfg.mixup_domain == "wave":
+            if mix:
+                x, y, _, _ = mixup(x, y, cfg.mixup_alpha, cfg.mixup_labels)
+            images = self.model.image(x)
+        else:  # the seed's order: image, SpecAugment, image mixup
+            images = x if self.data.images else self.model.image(x)
+        images = self.specaug(images)
+        if mix and (self.data.images or cfg.mixup_domain == "image"):
+            images, y, _, _ = mixup(images, y, cfg.mixup_alpha, cfg.mixup_labels)
+        if self.amp:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return _classify(model, images), y
+
     def train_epoch(self, epoch, progress=True) -> float:
-        self.model.train()
+        self.net.train()
         self.specaug.train(self.cfg.specaugment)
         total, count = 0.0, 0
-        for x, y, _ in tqdm(self.train_dl, desc=f"epoch {epoch + 1} train", disable=not progress, leave=False):
-            x, y = x.to(self.device), y.to(self.device)
-            x = self.specaug(x)
-            if self.cfg.mixup_alpha > 0 and torch.rand(1).item() < self.cfg.mixup_prob:
-                x, y, _, _ = mixup(x, y, self.cfg.mixup_alpha)
-            if self.amp:
-                x = x.contiguous(memory_format=torch.channels_last)
+        show = progress and self.rank == 0
+        for x, y, _ in tqdm(self.data.train, desc=f"epoch {epoch + 1} train", disable=not show, leave=False):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
-                loss = loss_fn(self.model.classify(x), y, self.cfg.loss, self.cfg.label_smoothing)
+                logits, y = self._logits(x, y)
+                loss = loss_fn(logits.float(), y, self.cfg.loss, self.cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -115,33 +141,58 @@ class Trainer:
     @torch.no_grad()
     def validate(self, progress=True) -> dict:
         self.model.eval()
-        losses, probs, primaries = [], [], []
-        for x, y, p in tqdm(self.val_dl, desc="validate", disable=not progress, leave=False):
+        out = {}
+        if self.data.val is not None:
+            out.update(self._validate_clips(progress))
+        if self.data.soundscape_val is not None:
+            out["val_soundscape_auc"] = self.data.soundscape_val.evaluate(
+                self.model, chunk_samples(self.cfg), self.cfg.loss, self.device)
+        return out
+
+    def _validate_clips(self, progress) -> dict:
+        losses, probs, primaries, targets = [], [], [], []
+        for x, y, p in tqdm(self.data.val, desc="validate", disable=not progress or self.rank, leave=False):
             with torch.autocast(self.device.type, enabled=self.amp):
-                logits = self.model.classify(x.to(self.device)).float()
+                x = x.to(self.device)
+                logits = (self.model.classify(x) if self.data.images else self.model.clip_logits(x)).float()
             losses.append(loss_fn(logits, y.to(self.device), self.cfg.loss, 0.0).item() * len(x))
             probs.append(probabilities(logits, self.cfg.loss).cpu().numpy())
             primaries.append(p.numpy())
-        if not probs:
-            return {"val_loss": float("nan"), "val_accuracy": float("nan"), "val_auc": float("nan")}
-        probs, primaries = np.concatenate(probs), np.concatenate(primaries)
-        onehot = np.eye(len(self.classes))[primaries]
+            targets.append(y.numpy())
+        probs, primaries, targets = np.concatenate(probs), np.concatenate(primaries), np.concatenate(targets)
         return {"val_loss": sum(losses) / len(primaries), "val_accuracy": top1_accuracy(primaries, probs),
-                "val_auc": macro_roc_auc(onehot, probs)}
+                "val_auc": macro_roc_auc(targets, probs)}
+
+    def score(self, row: dict) -> float:
+        """What picks the best checkpoint: the soundscape metric, else the clip metric; without
+        validation every epoch is the best so far (the last one is kept)."""
+        for key in ("val_soundscape_auc", "val_auc"):
+            if key in row and not math.isnan(row[key]):
+                return row[key]
+        return math.inf
 
     def fit(self, progress=True) -> pd.DataFrame:
-        ckpt_dir = self.cfg.checkpoint_dir
         for epoch in range(self.start_epoch, self.cfg.epochs):
             started = time.perf_counter()
-            train_loss = self.train_epoch(epoch, progress)
-            row = {"epoch": epoch + 1, "train_loss": train_loss, **self.validate(progress),
-                   "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+            row = {"epoch": epoch + 1, "train_loss": self.train_epoch(epoch, progress)}
+            row.update(self.validate(progress))
+            row.update(lr=self.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started)
             self.history.append(row)
-            score = row["val_auc"] if not math.isnan(row["val_auc"]) else -row["train_loss"]
-            if score > self.best_score:
-                self.best_score = score
-                save_checkpoint(ckpt_dir / BEST_NAME, self.model, self.contract, epoch=epoch, score=score)
-            save_checkpoint(ckpt_dir / LAST_NAME, self.model, self.contract, **self._state(epoch))
-            if progress:
-                print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            score = self.score(row)
+            if self.rank == 0:
+                if score > self.best_score or math.isinf(score):
+                    self.best_score = score
+                    save_checkpoint(self.checkpoint_dir / BEST_NAME, self.model, self.contract, epoch=epoch,
+                                    score=score)
+                save_checkpoint(self.checkpoint_dir / LAST_NAME, self.model, self.contract, **self._state(epoch))
+                if progress:
+                    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            self.best_score = max(self.best_score, score)
         return pd.DataFrame(self.history)
+
+
+def _classify(net, images):
+    """``BirdModel.classify`` through a DDP wrapper too (DDP syncs gradients only in ``forward``)."""
+    if hasattr(net, "module"):
+        return net(images, classify=True)
+    return net.classify(images)

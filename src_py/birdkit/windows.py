@@ -43,3 +43,13 @@ def tta_shifts(views: int, shift_samples: int) -> list[int]:
             out.append(-k * shift_samples)
         k += 1
     return out
+
+
+def to_chunks(views: np.ndarray, windows_per_chunk: int) -> np.ndarray:
+    """``[views, n_windows, window]`` -> ``[views * n_chunks, windows_per_chunk * window]``; the
+    last chunk of each view is zero-padded with whole windows."""
+    v, n, w = views.shape
+    chunks = -(-n // windows_per_chunk)
+    padded = np.zeros((v, chunks * windows_per_chunk, w), dtype=np.float32)
+    padded[:, :n] = views
+    return padded.reshape(v * chunks, windows_per_chunk * w)

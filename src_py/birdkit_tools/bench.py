@@ -1,6 +1,6 @@
 """CPU inference benchmark (issue 5): per model and backend, milliseconds per 5-s window.
 
-``python -m birdkit_tools.bench [--out runs/bench] [--files 8] [--models demo,efficientnet_b0,efficientnet_b3]
+``python -m birdkit_tools.bench [--out runs/bench] [--files 8] [--models demo,efficientnet_b0,efficientnet_b0:sed20]
 [--backends torch,onnxruntime,openvino] [--threads 2] [--repeats 3] [--quick]``. A benchmark, not a
 test: random weights (timing does not depend on them), synthetic 60-s 32 kHz OGG soundscapes unless
 ``--audio-dir`` is given. Every figure is the best of ``--repeats`` runs (shared machines only ever
@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
+import re
 import statistics
 import time
 from pathlib import Path
@@ -23,32 +25,36 @@ import pandas as pd
 import soundfile as sf
 import torch
 
-from birdkit.audio import frame_windows, load_audio
-from birdkit.backends import Classifier, CompiledBackend
+from birdkit.audio import load_audio
 from birdkit.config import Config
+from birdkit.features import to_image
 from birdkit.infer import cpu_cores, list_audio, load_ensemble, predict_soundscapes, worker_count
 from birdkit.models import build_model, make_contract, save_checkpoint
+from birdkit.tta import soundscape_views
+from birdkit.windows import n_windows, to_chunks
 
 CLASSES = [f"c{i:03d}" for i in range(206)]
 DEMO_PARAMS = Path(__file__).resolve().parents[2] / "params" / "demo.yaml"
 KAGGLE_FILES = 700  # projected workload: 700 one-minute test soundscapes
 COLUMNS = {  # column -> meaning; every "_ms" figure is milliseconds per 5-s window, best of --repeats
-    "model": "'demo' = params/demo.yaml; else a timm name at Config defaults (128 mels, 5 s, 3 chans)",
+    "model": "'demo' = params/demo.yaml; else a timm name at Config defaults (128 mels, 5 s, 3 chans); "
+             "':sedN' = SED head scoring N-s chunks; 'Kx' = an ensemble of K such models (shared front end)",
     "backend": "the backend that actually ran (a missing package falls back to torch)",
+    "members": "models in the ensemble",
+    "head": "classifier (one window per image) or sed (chunk_s seconds per image)",
+    "chunk_s": "seconds of audio per forward pass",
     "decode_ms": "birdkit.audio.load_audio of one file (decode, downmix, resample) / its windows; "
                  "median over files",
-    "features_ms": "torch eager front end model.image(waves) (log-mel, dB, normalise, channels) on one "
-                   "file's windows in one call, no_grad, --threads threads; median over files; the same "
-                   "in every backend's row",
-    "model_ms": "classifier only, normalised images -> logits on this backend (the compiled classifier "
-                "graph for onnxruntime/openvino), one call per file, --threads threads; median over files",
-    "wave_to_scores_ms": "the inference backend as submissions use it, waveforms -> logits (torch front end "
-                         "+ compiled classifier), one call per file's windows, --threads threads; median "
-                         "over files",
+    "features_ms": "torch eager front end (log-mel, dB, normalise) of one file's chunks in one call, no_grad, "
+                   "--threads threads; computed once for all members; median over files",
+    "model_ms": "images -> window logits on this backend (the compiled window graph for onnxruntime/openvino), "
+                "summed over the members, one call per file, --threads threads; median over files",
+    "wave_to_scores_ms": "Ensemble.member_probs as submissions use it: waveform -> chunks -> one front end -> "
+                         "every member -> probabilities, one file per call, --threads threads; median over files",
     "e2e_ms": "birdkit.infer.predict_soundscapes on all files as the inference notebook runs Kaggle's "
               "test set (infer_workers 0 with >= 64 files: one worker process per core, one thread each; "
-              "decode, TTA views, sigmoid, rows); wall time / all windows; worker start-up excluded "
-              "(see pool_start_s)",
+              "decode, TTA views, sigmoid, ensemble average, rows); wall time / all windows; worker start-up "
+              "excluded (see pool_start_s)",
     "e2e_1proc_ms": "the same in this process (infer_workers 1: decode thread + --threads threads)",
     "e2e_over_model": "e2e_ms / model_ms",
     "speedup_vs_torch": "the torch row's e2e_ms / this row's e2e_ms, same model, same pipeline",
@@ -56,6 +62,8 @@ COLUMNS = {  # column -> meaning; every "_ms" figure is milliseconds per 5-s win
     "audio_s_per_s": "seconds of audio scored per wall second, end to end (e2e_ms)",
     "proj_700_min": "projected wall minutes, end to end, for 700 one-minute soundscapes on this machine, "
                     "worker start-up included",
+    "proj_700_4cores_min": "the same scaled from this machine's cores to Kaggle's 4 (linear in cores: a rough "
+                           "guide; Kaggle's CPUs differ)",
     "setup_s": "load_ensemble: checkpoint load + export/compile (not in e2e)",
     "pool_start_s": "first call with workers: start the worker processes (each loads the graphs) and "
                     "score one file per worker",
@@ -82,25 +90,28 @@ def write_soundscapes(folder, count: int, seconds: float = 60.0, sr: int = 32000
     return paths
 
 
+SPEC = re.compile(r"(?:(\d+)x)?([^:]+)(?::sed(\d+(?:\.\d+)?))?")
+
+
+def parse_spec(spec: str) -> tuple[int, str, float]:
+    """``[N x]model[:sed<seconds>]`` -> (members, model, sed chunk seconds or 0): ``demo``,
+    ``efficientnet_b0``, ``efficientnet_b0:sed20`` (SED head, 20-s chunks), ``5xefficientnet_b0``."""
+    match = SPEC.fullmatch(spec)
+    if not match:
+        raise ValueError(f"bench model {spec!r} is not [Nx]model[:sed<seconds>], e.g. 5xefficientnet_b0:sed20")
+    members, name, sed = match.groups()
+    return int(members or 1), name, float(sed or 0.0)
+
+
 def model_config(spec: str, params=DEMO_PARAMS, model_name: str = "", tta_views: int = 1) -> Config:
-    """'demo' -> params/demo.yaml, else a timm name at Config defaults; random weights, no smoothing."""
+    """'demo' -> params/demo.yaml, else a timm name at Config defaults (``:sedN`` -> SED head on N-s
+    chunks); random weights, no smoothing."""
+    _, name, sed = parse_spec(spec)
     over = {"model_name": model_name} if model_name else {}
-    cfg = Config.from_yaml(params, **over) if spec == "demo" else Config(model_name=model_name or spec)
-    return dataclasses.replace(cfg, pretrained=False, pretrained_path="", tta_views=tta_views, smoothing=0.0)
-
-
-def classifier_call(backend, model):
-    """images ``[N, C, mels, frames]`` -> logits: the compiled classifier graph ``backend`` itself
-    runs (so nothing is exported twice), or torch eager for the torch backend."""
-    if isinstance(backend, CompiledBackend) and not backend.frontend_in_graph:
-        return backend.run
-    head = Classifier(model).eval()
-    return lambda x: torch_call(head, x)
-
-
-@torch.no_grad()
-def torch_call(module, x):
-    return module(torch.from_numpy(x)).numpy()
+    cfg = Config.from_yaml(params, **over) if name == "demo" else Config(model_name=model_name or name)
+    head = {"head": "sed", "train_seconds": sed} if sed else {}
+    return dataclasses.replace(cfg, pretrained=False, pretrained_path="", tta_views=tta_views, smoothing=0.0,
+                               **head)
 
 
 def _timed(fn, *args):
@@ -115,35 +126,46 @@ def _best(repeats, fn, *args):
     return runs[0][0], min(sec for _, sec in runs)
 
 
+@torch.no_grad()
+def front_end(model, chunks: np.ndarray) -> torch.Tensor:
+    return model.mels(model.chunk_wave(torch.from_numpy(chunks)))
+
+
+def _checkpoints(spec, cfg, work: Path) -> list[Path]:
+    members = parse_spec(spec)[0]
+    paths = []
+    for i in range(members):
+        torch.manual_seed(i)
+        paths.append(save_checkpoint(work / f"model{i}.pth", build_model(cfg, CLASSES).eval(),
+                                     make_contract(cfg, CLASSES)))
+    return paths
+
+
 def bench_model(spec, files, backends, work_dir, threads=2, model_name="", params=DEMO_PARAMS, tta_views=1,
                 repeats=3):
-    """One row per backend for one model config (see ``COLUMNS``)."""
+    """One row per backend for one model config or ensemble (see ``COLUMNS``)."""
     cfg = model_config(spec, params, model_name, tta_views)
-    torch.manual_seed(0)
-    model = build_model(cfg, CLASSES).eval()
-    work = Path(work_dir) / spec
-    ckpt = save_checkpoint(work / "model.pth", model, make_contract(cfg, CLASSES))
+    work = Path(work_dir) / spec.replace(":", "_")
+    ckpts = _checkpoints(spec, cfg, work)
     decode, waves = [], []
     for path in files:
         wave, sec = _best(repeats, load_audio, path, cfg.sample_rate)
-        waves.append(frame_windows(wave, cfg.window_samples))
-        decode.append(sec / len(waves[-1]))
-    features, images = [], []
-    with torch.no_grad():
-        model.image(torch.from_numpy(waves[0]))  # warm-up
-        for w in waves:
-            img, sec = _best(repeats, model.image, torch.from_numpy(w))
-            images.append(np.ascontiguousarray(img.numpy(), dtype=np.float32))
-            features.append(sec / len(w))
-    n_total = sum(len(w) for w in waves)
+        waves.append(wave)
+        decode.append(sec / n_windows(len(wave), cfg.window_samples))
+    n_total = sum(n_windows(len(w), cfg.window_samples) for w in waves)
     rows = []
     for name in backends:
-        ensemble, setup = _timed(load_ensemble, [ckpt], name, work / name, threads)
-        backend = ensemble.backends[0]
-        head = classifier_call(backend, model)
-        backend(waves[0]), head(images[0])  # warm-up
-        wave_ms = [_best(repeats, backend, w)[1] / len(w) * 1e3 for w in waves]
-        model_ms = [_best(repeats, head, im)[1] / len(im) * 1e3 for im in images]
+        ensemble, setup = _timed(load_ensemble, ckpts, name, work / name, threads)
+        first = ensemble.members[0]
+        chunks = [to_chunks(soundscape_views(w, cfg.window_samples, 1, 0), first.chunk_samples // cfg.window_samples)
+                  for w in waves]
+        front = functools.partial(front_end, first.model)
+        mels = [front(c) for c in chunks]  # warm-up
+        features = [_best(repeats, front, c)[1] for c in chunks]
+        images = [to_image(m, first.model.in_chans).numpy() for m in mels]
+        model_ms = [sum(_best(repeats, m.backend.from_images, im)[1] for m in ensemble.members) for im in images]
+        ensemble.member_probs(waves[0])  # warm-up
+        wave_ms = [_best(repeats, ensemble.member_probs, w)[1] for w in waves]
         e2e, workers_used = {}, worker_count(cpu_cores(), len(files))
         for key, workers in (("one", 1), ("pool", workers_used)):
             run_cfg = dataclasses.replace(cfg, infer_workers=workers)
@@ -152,17 +174,22 @@ def bench_model(spec, files, backends, work_dir, threads=2, model_name="", param
             if result.skipped or len(result.submission) != n_total:
                 raise RuntimeError(f"end-to-end run skipped files or lost rows: {result.skipped}")
         ensemble.close()
+        per_window = [n_windows(len(w), cfg.window_samples) for w in waves]
         e2e_ms, rate = e2e["pool"] / n_total * 1e3, n_total * cfg.window_seconds / e2e["pool"]
-        row = {"model": spec if not model_name else f"{spec}:{model_name}", "backend": backend.name,
-               "decode_ms": statistics.median(decode) * 1e3, "features_ms": statistics.median(features) * 1e3,
-               "model_ms": statistics.median(model_ms), "wave_to_scores_ms": statistics.median(wave_ms),
+        row = {"model": spec if not model_name else f"{spec}:{model_name}", "backend": first.backend.name,
+               "members": len(ckpts), "head": cfg.head, "chunk_s": first.chunk_samples / cfg.sample_rate,
+               "decode_ms": statistics.median(decode) * 1e3,
+               "features_ms": statistics.median([f / n for f, n in zip(features, per_window)]) * 1e3,
+               "model_ms": statistics.median([m / n for m, n in zip(model_ms, per_window)]) * 1e3,
+               "wave_to_scores_ms": statistics.median([w / n for w, n in zip(wave_ms, per_window)]) * 1e3,
                "e2e_ms": e2e_ms, "e2e_1proc_ms": e2e["one"] / n_total * 1e3}
         row.update(e2e_over_model=e2e_ms / row["model_ms"], speedup_vs_torch=np.nan,
                    speedup_vs_torch_1proc=np.nan, audio_s_per_s=rate,
-                   proj_700_min=(KAGGLE_FILES * 60.0 / rate + start) / 60.0, setup_s=setup, pool_start_s=start,
-                   files=len(files), windows=n_total, threads=threads, workers=workers_used,
-                   repeats=repeats, tta_views=cfg.tta_views, timm_name=cfg.model_name, n_mels=cfg.n_mels,
-                   in_chans=cfg.in_chans)
+                   proj_700_min=(KAGGLE_FILES * 60.0 / rate + start) / 60.0,
+                   proj_700_4cores_min=(KAGGLE_FILES * 60.0 / rate * cpu_cores() / 4 + start) / 60.0,
+                   setup_s=setup, pool_start_s=start, files=len(files), windows=n_total, threads=threads,
+                   workers=workers_used, repeats=repeats, tta_views=cfg.tta_views, timm_name=cfg.model_name,
+                   n_mels=cfg.n_mels, in_chans=cfg.in_chans)
         rows.append(row)
         print(f"  {row['model']:>16} {row['backend']:>12}: e2e {e2e_ms:7.1f} ms/window "
               f"(in-process {row['e2e_1proc_ms']:.1f}), wave->scores {row['wave_to_scores_ms']:7.1f}, "
@@ -212,9 +239,9 @@ def machine_info(threads, paths) -> dict:
     return info
 
 
-SHOWN = ["model", "backend", "decode_ms", "features_ms", "model_ms", "wave_to_scores_ms", "e2e_ms", "e2e_1proc_ms",
-         "e2e_over_model", "speedup_vs_torch", "speedup_vs_torch_1proc", "audio_s_per_s", "proj_700_min",
-         "setup_s", "pool_start_s"]
+SHOWN = ["model", "backend", "members", "head", "chunk_s", "decode_ms", "features_ms", "model_ms",
+         "wave_to_scores_ms", "e2e_ms", "e2e_1proc_ms", "e2e_over_model", "speedup_vs_torch",
+         "speedup_vs_torch_1proc", "audio_s_per_s", "proj_700_min", "proj_700_4cores_min", "setup_s", "pool_start_s"]
 
 
 def render(table: pd.DataFrame, info: dict) -> str:
@@ -233,7 +260,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--files", type=int, default=8, help="a multiple of the core count keeps workers busy")
-    p.add_argument("--models", default="demo,efficientnet_b0,efficientnet_b3")
+    p.add_argument("--models", default="demo,efficientnet_b0,efficientnet_b0:sed20,efficientnet_b3,5xefficientnet_b0",
+                   help="comma-separated [Kx]model[:sedN] (see COLUMNS['model'])")
     p.add_argument("--backends", default="torch,onnxruntime,openvino")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic soundscapes")

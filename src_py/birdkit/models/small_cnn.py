@@ -1,8 +1,10 @@
 """A small CNN for spectrograms: the ``birdkit_cnn`` backbone of ``birdkit.models.registry``.
 
-Four conv blocks, then a max over time and a pooling to ``freq_bins`` frequency bands, so the
-head still knows *where* in frequency a pattern is (species that differ mainly in pitch).
-Trains from scratch on a CPU in minutes: the demo's model. ImageNet backbones are for Kaggle.
+Four conv blocks. As a classifier it takes a max over time and pools to ``freq_bins`` frequency
+bands, so the head still knows *where* in frequency a pattern is (species that differ mainly in
+pitch). ``forward_features`` returns the feature map ``[B, C, F', T']`` (timm's convention), which
+the SED head pools itself. Trains from scratch on a CPU in minutes: the demo's model. ImageNet
+backbones are for Kaggle.
 """
 from __future__ import annotations
 
@@ -23,13 +25,17 @@ class SmallSpectrogramCNN(nn.Module):
         chans = (in_chans,) + tuple(widths)
         self.features = nn.Sequential(*[_block(a, b) for a, b in zip(chans[:-1], chans[1:])])
         self.freq_bins = freq_bins
-        self.num_features = widths[-1] * freq_bins
+        self.num_features = widths[-1]          # channels of forward_features (timm's meaning)
         self.drop = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(self.num_features, num_classes)
+        self.classifier = nn.Linear(widths[-1] * freq_bins, num_classes) if num_classes else nn.Identity()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x).amax(dim=-1)                     # [B, C, F'] max over time
-        return F.adaptive_avg_pool1d(x, self.freq_bins).flatten(1)
+        return self.features(x)                                 # [B, C, F', T']
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.amax(dim=-1)                                      # [B, C, F'] max over time
+        x = F.adaptive_avg_pool1d(x, self.freq_bins).flatten(1)
+        return self.classifier(self.drop(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(self.forward_features(x)))
+        return self.forward_head(self.forward_features(x))

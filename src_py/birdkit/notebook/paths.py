@@ -39,17 +39,25 @@ def find_competition_dir(data_dir: str, kaggle_input: str) -> Path:
 
 
 def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth") -> list[Path]:
-    """Explicit ``paths``, else the run's own best checkpoint, else any under ``kaggle_input``."""
+    """Explicit ``paths``; else the models the run's training listed (``checkpoints/ensemble.json``)
+    or its best checkpoint; else the same found under ``kaggle_input`` (a training kernel's output)."""
+    from ..folds import ENSEMBLE_LIST, read_ensemble_list
     if paths:
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"checkpoint_paths not found: {missing}")
         return [Path(p) for p in paths]
-    own = Path(run_dir) / "checkpoints" / name
-    if own.is_file():
-        return [own]
+    own = Path(run_dir) / "checkpoints"
+    if read_ensemble_list(own):
+        return read_ensemble_list(own)
+    if (own / name).is_file():
+        return [own / name]
     root = Path(kaggle_input)
-    found = _search(root, name, 4) if root.is_dir() else []
+    lists = _search(root, ENSEMBLE_LIST, 5) if root.is_dir() else []
+    if lists:
+        return read_ensemble_list(lists[0].parent)
+    found = _search(root, name, 5) if root.is_dir() else []
     if not found:
-        raise FileNotFoundError(f"no {name} in {own.parent} or under {root}; train first or set checkpoint_paths")
+        raise FileNotFoundError(f"no {ENSEMBLE_LIST} or {name} in {own} or under {root}; train first or set "
+                                "checkpoint_paths")
     return found[:1]

@@ -51,19 +51,25 @@ def locations(df: pd.DataFrame):
 
 
 def spectrogram_grid(images, titles, sample_rate, hop_length, fmax):
-    """Examples in the inferno colormap, in dB, titled with species and class."""
-    fig, axes = plt.subplots(1, len(images), figsize=(5 * len(images), 3.5), squeeze=False)
+    """Examples in the inferno colormap, in dB, titled with species and class (one colorbar each,
+    laid out so that its label never runs into the next panel)."""
+    fig, axes = plt.subplots(1, len(images), figsize=(5.5 * len(images), 3.6), squeeze=False,
+                             layout="constrained")
     for ax, db, title in zip(axes[0], images, titles):
         seconds = db.shape[1] * hop_length / sample_rate
         im = ax.imshow(db, origin="lower", aspect="auto", cmap="inferno", extent=[0, seconds, 0, db.shape[0]])
         ax.set(title=title, xlabel="seconds", ylabel="mel band")
-        fig.colorbar(im, ax=ax, label="dB")
+        fig.colorbar(im, ax=ax, label="dB", fraction=0.05, pad=0.02)
     return fig
 
 
 def history_curves(history: pd.DataFrame):
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    history.plot(x="epoch", y=["train_loss", "val_loss"], ax=axes[0], marker="o", title="loss")
-    history.plot(x="epoch", y="val_accuracy", ax=axes[1], marker="o", title="top-1 accuracy (primary)")
-    history.plot(x="epoch", y="val_auc", ax=axes[2], marker="o", title="macro ROC-AUC (competition metric)")
+    """Loss, top-1 and the competition metric per epoch: whichever of them the run measured."""
+    panels = [("loss", [c for c in ("train_loss", "val_loss") if c in history]),
+              ("top-1 accuracy (primary)", [c for c in ("val_accuracy",) if c in history]),
+              ("macro ROC-AUC (competition metric)", [c for c in ("val_auc", "val_soundscape_auc") if c in history])]
+    panels = [(title, cols) for title, cols in panels if cols]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False, layout="constrained")
+    for ax, (title, cols) in zip(axes[0], panels):
+        history.plot(x="epoch", y=cols, ax=ax, marker="o", title=title)
     return fig

@@ -1,0 +1,96 @@
+"""Building a ``BirdModel`` from a config or from a checkpoint, and checkpoints themselves.
+
+A checkpoint carries its input contract (classes in order, mel settings, scored window, head,
+training crop, how windows are read from frames, model name, normalisation, loss, the config,
+the package version and git revision) and loads with ``torch.load(weights_only=True)``, which
+refuses pickled code.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..config import git_revision
+from ..features import MelSettings
+from ..windows import seconds_to_samples
+from .bird_model import BirdModel
+
+NORMALISATION = "per-example dB log-mel to [0, 1]: the top_db dB below the peak (min-max without top_db)"
+
+
+def build_model(cfg, classes) -> BirdModel:
+    return BirdModel(cfg.model_name, len(classes), cfg.mel, cfg.in_chans, cfg.pretrained, cfg.pretrained_path,
+                     cfg.drop_rate, cfg.freq_channel, cfg.head, cfg.window_seconds, cfg.window_pool,
+                     cfg.drop_path_rate)
+
+
+def make_contract(cfg, classes) -> dict:
+    return {"classes": list(classes), "model_name": cfg.model_name, "in_chans": cfg.in_chans,
+            "freq_channel": cfg.freq_channel, "head": cfg.head, "window_pool": cfg.window_pool,
+            "train_seconds": cfg.train_seconds, "window_seconds": cfg.window_seconds,
+            "mel": cfg.mel.as_dict(), "normalisation": NORMALISATION, "loss": cfg.loss,
+            "package_version": __version__, "git_revision": git_revision(), "config": cfg.to_dict()}
+
+
+def contract_window_samples(contract: dict) -> int:
+    """Samples in one scored window (contracts before 0.2 kept window_seconds inside ``mel``)."""
+    seconds = contract.get("window_seconds", contract["mel"].get("window_seconds", 5.0))
+    return seconds_to_samples(seconds, contract["mel"]["sample_rate"])
+
+
+def contract_chunk_samples(contract: dict, chunk_seconds: float = 0.0) -> int:
+    """Samples per inference forward pass: whole windows, ``chunk_seconds`` or the training crop
+    for an SED model (one window for a classifier, which scores windows one by one anyway)."""
+    window = contract_window_samples(contract)
+    if contract.get("head", "classifier") == "classifier":
+        return window
+    seconds = chunk_seconds or contract.get("train_seconds", 5.0)
+    return window * max(1, round(seconds_to_samples(seconds, contract["mel"]["sample_rate"]) / window))
+
+
+def save_checkpoint(path, model, contract, **state) -> Path:
+    """Atomic write: a half-written checkpoint is never taken for a finished one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"state_dict": model.state_dict(), "contract": contract, **state}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+class CheckpointError(Exception):
+    pass
+
+
+def load_checkpoint(path) -> dict:
+    """Load safely (no pickled code runs); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for crafted pickles, RuntimeError for corrupt zips
+        raise CheckpointError(f"refusing to load {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "contract" not in ckpt:
+        raise CheckpointError(f"{path} is not a birdkit checkpoint (no state_dict/contract)")
+    return ckpt
+
+
+def model_from_contract(c: dict) -> BirdModel:
+    return BirdModel(c["model_name"], len(c["classes"]), MelSettings.from_dict(c["mel"]), c["in_chans"],
+                     freq_channel=c.get("freq_channel", False), head=c.get("head", "classifier"),
+                     window_seconds=contract_window_samples(c) / c["mel"]["sample_rate"],
+                     window_pool=c.get("window_pool", "attention"))
+
+
+def model_from_checkpoint(path) -> tuple[BirdModel, dict]:
+    ckpt = load_checkpoint(path)
+    model = model_from_contract(ckpt["contract"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the model its contract describes: {exc}") from exc
+    return model.eval(), ckpt["contract"]

@@ -1,0 +1,157 @@
+"""Soundscapes during training: background chunks, pseudo-labelled chunks, labelled validation.
+
+``SoundscapeBank`` draws random chunks of unlabelled soundscapes (background for focal crops).
+``PseudoLabels`` draws chunks aligned to 5-s windows together with their soft targets (teacher
+probabilities raised to ``1/T``, the max over the windows the chunk covers), chunks picked with a
+weight that follows the teacher's confidence (the 2025 winner's noisy student).
+``SoundscapeValidation`` scores labelled soundscape windows with the competition metric through
+the inference path (chunks -> window logits), the validation that predicts the leaderboard.
+Files that cannot be decoded are skipped and listed in ``failed`` (the stage reports them).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import AudioError, load_audio
+from .metrics import macro_roc_auc
+from .models import probabilities
+from .tta import soundscape_views
+from .windows import n_windows, to_chunks
+
+
+class _Decoded:
+    """Whole soundscapes decoded once and kept as float16 (a 60-s file is 3.8 MB)."""
+
+    def __init__(self, files, sample_rate: int):
+        self.files, self.sample_rate = [Path(f) for f in files], sample_rate
+        self._waves, self.failed = {}, {}
+
+    def wave(self, i: int) -> np.ndarray | None:
+        if i not in self._waves and self.files[i].name not in self.failed:
+            try:
+                self._waves[i] = load_audio(self.files[i], self.sample_rate).astype(np.float16)
+            except AudioError as exc:
+                self.failed[self.files[i].name] = f"{exc.reason}: {exc.detail}"
+        return self._waves.get(i)
+
+
+def _chunk(wave: np.ndarray, start: int, length: int) -> np.ndarray:
+    out = np.zeros(length, dtype=np.float32)
+    piece = wave[start:start + length]
+    out[:len(piece)] = piece
+    return out
+
+
+class SoundscapeBank(_Decoded):
+    """Random chunks of unlabelled soundscapes (``background_prob``)."""
+
+    def random_chunk(self, length: int) -> np.ndarray:
+        for _ in range(10):
+            wave = self.wave(int(torch.randint(0, len(self.files), ())))
+            if wave is not None:
+                return _chunk(wave, int(torch.randint(0, max(1, len(wave) - length + 1), ())), length)
+        raise RuntimeError(f"no decodable soundscape among {len(self.files)} files; failed: {self.failed}")
+
+
+def power_transform(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Pseudo-probabilities sharpened (T < 1) or softened (T > 1): ``p ** (1 / T)``."""
+    return np.power(np.clip(probs, 0.0, 1.0), 1.0 / temperature)
+
+
+class PseudoLabels(_Decoded):
+    """Pseudo-labelled soundscapes: ``probs[i]`` is file ``i``'s ``[n_windows, classes]`` from a teacher."""
+
+    def __init__(self, files, probs, sample_rate: int, window_samples: int, temperature: float, chunk_samples: int):
+        super().__init__(files, sample_rate)
+        self.window, self.k = window_samples, max(1, -(-chunk_samples // window_samples))
+        self.soft = [power_transform(np.asarray(p, dtype=np.float32), temperature) for p in probs]
+        self.starts = [(i, s) for i, p in enumerate(self.soft) for s in range(max(1, len(p) - self.k + 1))]
+        # a chunk is drawn in proportion to its confidence: the sum over species of its soft target
+        self.weights = torch.tensor([self.target(i, s).sum() for i, s in self.starts],
+                                    dtype=torch.float64).clamp_min(1e-6)
+
+    def target(self, i: int, start: int) -> np.ndarray:
+        """Soft target of the chunk starting at window ``start``: the max over its windows."""
+        return self.soft[i][start:start + self.k].max(axis=0)
+
+    def random_chunk(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        for _ in range(10):
+            i, s = self.starts[int(torch.multinomial(self.weights, 1))]
+            wave = self.wave(i)
+            if wave is not None:
+                return _chunk(wave, s * self.window, length), self.target(i, s)
+        raise RuntimeError(f"no decodable pseudo-labelled soundscape; failed: {self.failed}")
+
+
+class SoundscapeValidation(_Decoded):
+    """Labelled windows (``windows``: ``filename``, ``row_id``; ``targets`` ``[N, classes]``) scored
+    through the model's inference path; ``evaluate`` returns the competition metric."""
+
+    def __init__(self, soundscape_dir, windows, targets, sample_rate: int, window_samples: int):
+        self.names = list(dict.fromkeys(windows["filename"]))
+        super().__init__([Path(soundscape_dir) / n for n in self.names], sample_rate)
+        self.window, self.targets = window_samples, np.asarray(targets, dtype=np.float32)
+        self.rows = {name: [] for name in self.names}   # file -> [(row in targets, window index)]
+        for r, (name, end) in enumerate(zip(windows["filename"], windows["end"])):
+            self.rows[name].append((r, int(round(float(end) * sample_rate / window_samples)) - 1))
+
+    def __len__(self):
+        return len(self.targets)
+
+    @torch.no_grad()
+    def predict(self, model, chunk_samples: int, loss: str, device="cpu") -> np.ndarray:
+        """Probabilities ``[N, classes]`` of every labelled window (NaN where its file failed)."""
+        out = np.full(self.targets.shape, np.nan, dtype=np.float32)
+        k = 1 if model.sed is None else chunk_samples // self.window
+        for i, name in enumerate(self.names):
+            wave = self.wave(i)
+            if wave is None:
+                continue
+            n = n_windows(len(wave), self.window)
+            views = soundscape_views(wave.astype(np.float32), self.window, 1, 0)
+            chunks = torch.from_numpy(to_chunks(views, k)).to(device)
+            probs = probabilities(model(chunks).float(), loss).cpu().numpy()[:n]
+            for r, w in self.rows[name]:
+                if w < n:
+                    out[r] = probs[w]
+        return out
+
+    def evaluate(self, model, chunk_samples: int, loss: str, device="cpu") -> float:
+        probs = self.predict(model, chunk_samples, loss, device)
+        ok = ~np.isnan(probs).any(axis=1)
+        return macro_roc_auc(self.targets[ok], probs[ok]) if ok.any() else float("nan")
+
+
+class LabelledChunks(_Decoded, torch.utils.data.Dataset):
+    """Labelled soundscape windows as training items ``(wave [length], targets [C], -1)``: a chunk
+    of ``length`` samples starting at each labelled window; its target is the max over the
+    labelled windows it covers (windows without labels add nothing)."""
+
+    def __init__(self, soundscape_dir, windows, targets, sample_rate: int, window_samples: int, length: int):
+        names = list(dict.fromkeys(windows["filename"]))
+        super().__init__([Path(soundscape_dir) / n for n in names], sample_rate)
+        self.window, self.length = window_samples, length
+        k = max(1, -(-length // window_samples))
+        file_index = {n: i for i, n in enumerate(names)}
+        starts = [int(round(float(e) * sample_rate / window_samples)) - 1 for e in windows["end"]]
+        by_file = {}
+        for r, (name, w) in enumerate(zip(windows["filename"], starts)):
+            by_file.setdefault(name, {})[w] = r
+        self.items = []   # (file index, start window, target)
+        for name, rows in by_file.items():
+            for w in rows:
+                covered = [rows[v] for v in range(w, w + k) if v in rows]
+                self.items.append((file_index[name], w, np.asarray(targets, dtype=np.float32)[covered].max(axis=0)))
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        f, w, target = self.items[i]
+        wave = self.wave(f)
+        if wave is None:
+            raise RuntimeError(f"labelled soundscape {self.files[f]} cannot be decoded: {self.failed}")
+        return torch.from_numpy(_chunk(wave, w * self.window, self.length)), torch.from_numpy(target), -1
