@@ -12,7 +12,7 @@ from birdkit.factory import make_training_data
 from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
 from birdkit.models import build_model, model_from_checkpoint
 from birdkit.spectrograms import generate_spectrograms
-from birdkit.train import Trainer
+from birdkit.train import Trainer, seed_everything
 from conftest import tone
 
 SR = 32000
@@ -101,3 +101,27 @@ def test_all_data_and_several_folds(tones, tmp_path):
     assert all(model_from_checkpoint(p)[1]["classes"] == CLASSES for p in listed)
     val_sizes = [r.counts["val_recordings"] for r in results]
     assert sum(val_sizes) == len(tones) and min(val_sizes) > 0     # each recording validates once
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_like_one_with_the_same_global_batch(tones, tmp_path):
+    """DistributedDataParallel on 2 CPU processes (gloo), batch 8 = 2 x 4, against one process with
+    batch 8: same samples in the same order, gradients averaged, so the same weights (the GroupNorm
+    test model has no per-process batch statistics; crops are deterministic: clips are as long as
+    the crop and nothing random is switched on). Tolerance: 1e-4 absolute on the weights, where two
+    AdamW steps at lr 1e-2 move them by about 2e-2 (float sums in another order, amplified by Adam's
+    normalisation of near-zero gradients)."""
+    common = dict(model_name="test_efficientnet_gn", in_chans=3, train_seconds=3.0, time_shift=False, drop_rate=0.0,
+                  epochs=1, samples_per_epoch=16, batch_size=8, lr=1e-2)
+    one = small_cfg(tmp_path / "one", **common)
+    two = small_cfg(tmp_path / "two", **common, ddp_processes=2)
+    r1 = train_fold(one, CLASSES, tones, 0, progress=False)
+    r2 = train_fold(two, CLASSES, tones, 0, progress=False, backend="gloo")
+    assert r2.counts["processes"] == 2 and r1.counts["processes"] == 1
+    w1 = torch.load(r1.last, weights_only=True)["state_dict"]
+    w2 = torch.load(r2.last, weights_only=True)["state_dict"]
+    seed_everything(one.seed)
+    init = build_model(one, CLASSES).state_dict()   # the Trainer's initial weights (same seed)
+    moved = max(float((w1[k].float() - init[k].float()).abs().max()) for k in w1)
+    diff = max(float((w1[k].float() - w2[k].float()).abs().max()) for k in w1)
+    assert moved > 1e-2 and diff < 1e-4, (moved, diff)

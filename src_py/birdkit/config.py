@@ -32,6 +32,7 @@ MixupDomain = Literal["wave", "image"]
 MixupLabels = Literal["max", "blend"]
 TtaAggregation = Literal["mean", "max", "gmean"]
 EnsembleAverage = Literal["mean", "rank"]
+EnsembleRounds = Literal["last", "all"]
 Prior = Literal["off", "site", "hour"]
 
 
@@ -124,6 +125,7 @@ class Config:
     tta_aggregation: TtaAggregation = "mean"
     backend: Backend = "openvino"       # falls back to torch (and says so) where it is not installed
     ensemble_average: EnsembleAverage = "mean"
+    ensemble_rounds: EnsembleRounds = "last"   # default ensemble: the last self-training round's models, or all
     infer_chunk_seconds: float = 0.0    # seconds per forward pass; 0 = the checkpoint's training crop
     infer_workers: int = 0              # inference processes, one thread each; 0 = auto (one per core
                                         # from 64 files on), 1 = this process

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .distributed import launch, world_size
 from .factory import make_training_data
 from .split import split_table
 from .train import BEST_NAME, LAST_NAME, Trainer
 
 ENSEMBLE_LIST = "ensemble.json"
+HISTORY, COUNTS = "history.csv", "counts.json"
 
 
 @dataclass
@@ -55,32 +57,62 @@ def soundscape_split(file_folds: np.ndarray, fold: int, train_on_them: bool):
     return idx[file_folds == fold], idx[file_folds != fold]
 
 
-def train_fold(cfg, classes, train_table, fold: int, *, background=None, pseudo=None, soundscape_val=None,
-               soundscape_train=None, checkpoint_dir=None, progress=True, rank=0, world=1) -> FoldResult:
-    train_df, val_df, _ = fold_tables(cfg, train_table, fold)
-    data = make_training_data(cfg, classes, train_df, val_df, background=background, pseudo=pseudo,
-                              soundscape_val=soundscape_val, soundscape_train=soundscape_train, rank=rank, world=world)
+def train_fold(cfg, classes, train_table, fold: int, *, checkpoint_dir=None, progress=True, backend=None,
+               **data) -> FoldResult:
+    """Train ``fold`` in this process, or with ``ddp_processes`` > 1 (0: every GPU) in that many
+    DistributedDataParallel processes. ``data``: ``background``, ``pseudo``, ``soundscape_val``,
+    ``soundscape_train`` for the data factory. Returns what rank 0 wrote."""
     folder = fold_dir(checkpoint_dir or cfg.checkpoint_dir, fold)
-    trainer = Trainer(cfg, classes, data, folder, rank=rank, world=world)
+    world = world_size(cfg.ddp_processes)
+    if world > 1:
+        launch(_train_rank, world, cfg, classes, train_table, fold, folder, progress, data, backend=backend)
+    else:
+        _train_rank(0, 1, None, cfg, classes, train_table, fold, folder, progress, data)
+    counts = json.loads((folder / COUNTS).read_text())
+    return FoldResult(fold, pd.read_csv(folder / HISTORY), folder / BEST_NAME, folder / LAST_NAME, counts)
+
+
+def _train_rank(rank, world, device, cfg, classes, train_table, fold, folder, progress, data):
+    train_df, val_df, _ = fold_tables(cfg, train_table, fold)
+    loaders = make_training_data(cfg, classes, train_df, val_df, rank=rank, world=world, **data)
+    trainer = Trainer(cfg, classes, loaders, folder, device=device, rank=rank, world=world)
     if trainer.maybe_resume() and progress and rank == 0:
         print(f"fold {fold}: resumed from {folder / LAST_NAME} at epoch {trainer.start_epoch + 1}")
     history = trainer.fit(progress)
     if rank == 0:
-        history.to_csv(folder / "history.csv", index=False)
-    return FoldResult(fold, history, folder / BEST_NAME, folder / LAST_NAME, data.counts)
+        folder.mkdir(parents=True, exist_ok=True)
+        history.to_csv(folder / HISTORY, index=False)
+        (folder / COUNTS).write_text(json.dumps({**loaders.counts, "processes": world}))
 
 
-def write_ensemble_list(checkpoint_dir, results: list[FoldResult]) -> Path:
-    """``checkpoints/ensemble.json``: the best checkpoint of every fold trained in this run."""
-    path = Path(checkpoint_dir) / ENSEMBLE_LIST
-    entries = [{"fold": r.fold, "checkpoint": str(r.best.relative_to(checkpoint_dir))} for r in results]
-    path.write_text(json.dumps({"members": entries}, indent=1))
+def write_ensemble_list(checkpoint_dir, results: list[FoldResult], round_: int = 0) -> Path:
+    """``checkpoints/ensemble.json``: the best checkpoint of every model trained in this run, by
+    self-training round (0 = supervised). Writing round ``r`` replaces that round's entries."""
+    checkpoint_dir = Path(checkpoint_dir)
+    path = checkpoint_dir / ENSEMBLE_LIST
+    kept = [m for m in _members(checkpoint_dir) if m.get("round", 0) != round_]
+    entries = [{"round": round_, "fold": r.fold, "checkpoint": str(r.best.relative_to(checkpoint_dir))}
+               for r in results]
+    path.write_text(json.dumps({"members": sorted(kept + entries, key=lambda m: m.get("round", 0))}, indent=1))
     return path
 
 
-def read_ensemble_list(checkpoint_dir) -> list[Path]:
-    """The checkpoints ``write_ensemble_list`` recorded (empty when there is no list)."""
+def _members(checkpoint_dir) -> list[dict]:
     path = Path(checkpoint_dir) / ENSEMBLE_LIST
-    if not path.is_file():
-        return []
-    return [Path(checkpoint_dir) / m["checkpoint"] for m in json.loads(path.read_text())["members"]]
+    return json.loads(path.read_text())["members"] if path.is_file() else []
+
+
+def read_ensemble_list(checkpoint_dir, rounds: str = "last") -> list[Path]:
+    """The checkpoints ``write_ensemble_list`` recorded: those of the last round (``last``) or of
+    every round (``all``: folds x rounds). Empty when there is no list."""
+    members = _members(checkpoint_dir)
+    if rounds == "last" and members:
+        last = max(m.get("round", 0) for m in members)
+        members = [m for m in members if m.get("round", 0) == last]
+    return [Path(checkpoint_dir) / m["checkpoint"] for m in members]
+
+
+def last_round(checkpoint_dir) -> int:
+    """The highest round listed (0: supervised only; -1: no list)."""
+    members = _members(checkpoint_dir)
+    return max((m.get("round", 0) for m in members), default=-1)

@@ -65,7 +65,10 @@ class Trainer:
         seed_everything(cfg.seed)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.amp = self.device.type == "cuda"
-        self.model = (model or build_model(cfg, classes)).to(self.device)
+        self.model = model or build_model(cfg, classes)
+        if world > 1 and self.device.type == "cuda":   # BatchNorm statistics over the global batch
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        self.model = self.model.to(self.device)
         if self.amp:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = self.model

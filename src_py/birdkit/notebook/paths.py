@@ -22,6 +22,13 @@ def _search(root: Path, name: str, max_depth: int) -> list[Path]:
     return found
 
 
+def find_file(root, name: str, max_depth: int = 5) -> Path | None:
+    """The first file called ``name`` under ``root`` (shallowest first), or None."""
+    root = Path(root)
+    found = _search(root, name, max_depth) if root.is_dir() else []
+    return found[0] if found else None
+
+
 def find_competition_dir(data_dir: str, kaggle_input: str) -> Path:
     """``data_dir`` when given (checked), else the folder under ``kaggle_input`` holding the data."""
     if data_dir:
@@ -38,9 +45,10 @@ def find_competition_dir(data_dir: str, kaggle_input: str) -> Path:
     return sorted(hits, key=lambda p: ("birdclef" not in str(p), len(p.parts)))[0]
 
 
-def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth") -> list[Path]:
-    """Explicit ``paths``; else the models the run's training listed (``checkpoints/ensemble.json``)
-    or its best checkpoint; else the same found under ``kaggle_input`` (a training kernel's output)."""
+def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth", rounds="last") -> list[Path]:
+    """Explicit ``paths``; else the models the run's training listed (``checkpoints/ensemble.json``,
+    the ``rounds`` of self-training: last or all) or its best checkpoint; else the same found under
+    ``kaggle_input`` (a training kernel's output)."""
     from ..folds import ENSEMBLE_LIST, read_ensemble_list
     if paths:
         missing = [p for p in paths if not Path(p).is_file()]
@@ -48,14 +56,14 @@ def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth
             raise FileNotFoundError(f"checkpoint_paths not found: {missing}")
         return [Path(p) for p in paths]
     own = Path(run_dir) / "checkpoints"
-    if read_ensemble_list(own):
-        return read_ensemble_list(own)
+    if read_ensemble_list(own, rounds):
+        return read_ensemble_list(own, rounds)
     if (own / name).is_file():
         return [own / name]
     root = Path(kaggle_input)
     lists = _search(root, ENSEMBLE_LIST, 5) if root.is_dir() else []
     if lists:
-        return read_ensemble_list(lists[0].parent)
+        return read_ensemble_list(lists[0].parent, rounds)
     found = _search(root, name, 5) if root.is_dir() else []
     if not found:
         raise FileNotFoundError(f"no {ENSEMBLE_LIST} or {name} in {own} or under {root}; train first or set "

@@ -1,0 +1,95 @@
+# %% [markdown]
+# # 50 · Self-training on the unlabelled soundscapes (noisy student)
+#
+# The competition ships thousands of unlabelled one-minute soundscapes from the test recorders;
+# self-training on them was the largest single lever of BirdCLEF 2025 and 2026. Each round: the
+# teacher (the training notebook's models, then each round's students) scores every unlabelled
+# soundscape through the inference path and writes soft labels per 5-s window; students train
+# through the same loop, each labelled crop mixed (`pseudo_mix_prob`, weight `pseudo_mix_weight`)
+# with a pseudo-labelled soundscape chunk whose probabilities are raised to `1/pseudo_temperature`,
+# chunks drawn in proportion to the teacher's confidence. With `pseudo_oof_folds` k > 1 the
+# soundscapes are split into k folds and each is labelled only by students that never saw it.
+# Labelled soundscape files (a labels file) never enter the pool. Every round's pseudo-labels,
+# checkpoints and scores stay in `checkpoints/round<r>/`; a rerun resumes at the first unfinished
+# round; `checkpoints/ensemble.json` lists each round's models for the inference notebook
+# (`ensemble_rounds`: the last round, or all rounds). `pseudo_rounds: 0` skips this stage.
+
+# %% tags=["parameters"]
+data_dir = ""
+run_dir = "runs/interactive"
+pseudo_rounds = 0            # rounds of self-training; 0 = skip this notebook's work
+pseudo_mix_prob = 0.5        # share of labelled crops mixed with a pseudo-labelled chunk
+pseudo_mix_weight = 0.5      # weight of the soundscape chunk in the mix
+pseudo_temperature = 0.6     # soft labels are raised to 1 / T (T < 1 sharpens)
+pseudo_oof_folds = 0         # > 1: out-of-fold pseudo-labels over this many soundscape folds
+max_pseudo_files = 0         # 0 = every unlabelled soundscape
+
+# %%
+from birdkit.ensemble import TTA, load_ensemble
+from birdkit.folds import ENSEMBLE_LIST, read_ensemble_list
+from birdkit.notebook import plots, session
+from birdkit.notebook.paths import find_file
+from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
+from birdkit.projection import measure
+from birdkit.selftrain import audio_minutes, estimate_round_minutes, first_unfinished_round, import_teacher, run_round
+
+cfg, comp = session.start(globals(), "self_training")
+tables = session.load_tables(comp, cfg.run_dir)
+inputs = training_inputs(cfg, tables, cfg.run_dir)
+pool = inputs.unlabelled[: cfg.max_pseudo_files] if cfg.max_pseudo_files else inputs.unlabelled
+if not (cfg.checkpoint_dir / ENSEMBLE_LIST).is_file():  # a kernel that attaches the training kernel's output
+    found = find_file(cfg.kaggle_input, ENSEMBLE_LIST)
+    if found:
+        print(f"teacher imported from {found.parent} (last round {import_teacher(cfg, found)})")
+start = first_unfinished_round(cfg)
+print(f"{len(pool)} unlabelled soundscapes in the pool (labelled files left out); rounds {start}..{cfg.pseudo_rounds} "
+      f"to run; teacher: {[str(p) for p in read_ensemble_list(cfg.checkpoint_dir, 'last')]}")
+
+# %% [markdown]
+# ## What a round will cost
+# Measured here: the teacher's scoring rate and the supervised epochs' duration.
+
+# %%
+if start <= cfg.pseudo_rounds and pool:
+    teacher = load_ensemble(read_ensemble_list(cfg.checkpoint_dir, "last"), cfg.backend, cfg.run_path / "export")
+    rate = measure(teacher, pool, TTA.from_config(cfg))
+    history = session.pd.read_csv(cfg.run_path / "history.csv") if (cfg.run_path / "history.csv").is_file() else None
+    epoch_seconds = float(history["seconds"].mean()) if history is not None else 0.0
+    minutes = audio_minutes(pool)
+    estimate = estimate_round_minutes(cfg, minutes, rate, epoch_seconds)
+    print(f"per round about {estimate['total_min']:.1f} min: pseudo-labelling {estimate['pseudo_label_min']:.1f} "
+          f"min ({len(pool)} files, {minutes:.0f} audio minutes at {rate:.2f} s each), training "
+          f"{estimate['train_min']:.1f} min ({estimate['students']} student(s) x {cfg.epochs} epochs x "
+          f"{epoch_seconds:.0f} s)")
+
+# %% [markdown]
+# ## Rounds
+
+# %%
+rounds = []
+for r in range(start, cfg.pseudo_rounds + 1):
+    soundscape_val, soundscape_train = soundscape_sets(cfg, inputs, cfg.train_folds[0])
+    result = run_round(cfg, tables.classes, inputs.train, r, pool, background=background_bank(cfg, inputs),
+                       soundscape_val=soundscape_val, soundscape_train=soundscape_train)
+    session.write_skips(cfg.run_dir, f"pseudo_round{r}", result.skipped)
+    rounds.append(result)
+    for s_fold, students in result.students.items():
+        for student in students:
+            last = student.history.iloc[-1]
+            print(f"round {r}, student {s_fold}/{student.fold}: " + ", ".join(
+                f"{k} {last[k]:.4f}" for k in ("val_auc", "val_soundscape_auc") if k in last))
+
+# %% [markdown]
+# ## Pseudo-labels: confidence and windows per class
+
+# %%
+for result in rounds:
+    windows = result.pseudo.window_table(tables.classes)
+    fig = plots.histogram(windows["confidence"], f"round {result.round}: top probability per window",
+                          "teacher confidence")
+    plots.save(fig, cfg.run_dir, f"pseudo_confidence_round{result.round}")
+    above = result.pseudo.windows_above(tables.classes, 0.5)
+    fig = plots.bar_counts(above.head(30), f"round {result.round}: windows above 0.5 per class")
+    plots.save(fig, cfg.run_dir, f"pseudo_classes_round{result.round}")
+    print(f"round {result.round}: {len(windows)} windows, median confidence {windows.confidence.median():.3f}, "
+          f"{int((above > 0).sum())} classes with a window above 0.5")
