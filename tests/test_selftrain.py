@@ -1,0 +1,109 @@
+"""Self-training rounds (issue 12): out-of-fold pseudo-labels, resume after an interruption."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from birdkit.config import Config
+from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
+from birdkit.selftrain import PSEUDO_NAME, PseudoSet, first_unfinished_round, run_round, soundscape_folds
+from conftest import tone
+
+pytestmark = pytest.mark.slow  # trains students
+SR = 32000
+CLASSES = ["a", "b", "c"]
+FREQS = {"a": 600.0, "b": 2500.0, "c": 7000.0}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("st")
+    rng = np.random.default_rng(1)
+    rows = []
+    for label, freq in FREQS.items():
+        (root / label).mkdir()
+        for i in range(4):
+            noisy = tone(2.0, SR, freq, 0.3) + rng.normal(0, 0.05, 2 * SR).astype(np.float32)
+            sf.write(root / label / f"{i}.wav", noisy, SR)
+            rows.append({"primary_label": label, "secondary": [], "filename": f"{label}/{i}.wav",
+                         "path": str(root / label / f"{i}.wav")})
+    (root / "soundscapes").mkdir()
+    files = []
+    for i in range(4):   # 15-s soundscapes: three windows, one species each
+        wave = np.concatenate([tone(5.0, SR, FREQS[c], 0.1) for c in np.roll(CLASSES, i)])
+        files.append(root / "soundscapes" / f"ss{i}.wav")
+        sf.write(files[-1], wave + rng.normal(0, 0.05, len(wave)).astype(np.float32), SR)
+    return pd.DataFrame(rows), files
+
+
+def cfg_for(tmp_path, **over):
+    base = dict(run_dir=str(tmp_path / "run"), model_name="birdkit_cnn", in_chans=1, n_mels=64, n_fft=1024,
+                data_source="audio", train_seconds=5.0, epochs=1, batch_size=4, samples_per_epoch=8, lr=3e-3,
+                n_folds=2, val_fold=-1, backend="torch", pseudo_mix_prob=1.0, seed=0)
+    return Config(**{**base, **over})
+
+
+def supervised(cfg, table):
+    write_ensemble_list(cfg.checkpoint_dir, [train_fold(cfg, CLASSES, table, f, progress=False)
+                                             for f in cfg.train_folds], 0)
+
+
+def test_out_of_fold_pseudo_labels_never_come_from_a_model_that_saw_the_soundscape(data, tmp_path):
+    table, files = data
+    cfg = cfg_for(tmp_path, pseudo_oof_folds=2, pseudo_rounds=2)
+    supervised(cfg, table)
+    for r in (1, 2):
+        result = run_round(cfg, CLASSES, table, r, files, progress=False)
+        assert sorted(result.students) == [0, 1]
+    folds = dict(zip(map(str, files), soundscape_folds(files, 2, cfg.seed)))
+    pseudo = PseudoSet.load(cfg.checkpoint_dir / "round2" / PSEUDO_NAME)
+    assert sorted(map(str, pseudo.files)) == sorted(map(str, files))
+    for f, teachers in zip(pseudo.files, pseudo.labelled_by):
+        assert len(teachers) == 1 and f"oof{folds[str(f)]}" in teachers[0]
+        seen = json.loads((cfg.checkpoint_dir / teachers[0]).parent.joinpath("pseudo_files.json").read_text())
+        assert str(f) not in seen and seen, (f, teachers)
+    assert [p.parts[-3:-1] for p in read_ensemble_list(cfg.checkpoint_dir, "last")] == \
+        [("oof0", "all"), ("oof1", "all")]
+    assert len(read_ensemble_list(cfg.checkpoint_dir, "all")) == 1 + 2 + 2     # folds x rounds
+
+
+CHILD = textwrap.dedent("""
+    import sys, pickle
+    from birdkit.selftrain import run_round
+    cfg, table, files = pickle.load(open(sys.argv[1], "rb"))
+    run_round(cfg, ["a", "b", "c"], table, 1, files, progress=False)
+""")
+
+
+def test_a_round_resumes_after_an_interruption(data, tmp_path):
+    import pickle
+    table, files = data
+    cfg = cfg_for(tmp_path, epochs=4, samples_per_epoch=24, pseudo_rounds=1)
+    supervised(cfg, table)
+    args = tmp_path / "args.pkl"
+    args.write_bytes(pickle.dumps((cfg, table, files)))
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen([sys.executable, str(script), str(args)], stderr=subprocess.PIPE)
+    last = cfg.checkpoint_dir / "round1" / "all" / "last.pth"
+    deadline = time.monotonic() + 240
+    while not last.is_file() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, f"the round ended on its own: {err.decode()[-2000:]}"
+    pseudo = cfg.checkpoint_dir / "round1" / PSEUDO_NAME
+    stamp = pseudo.stat().st_mtime_ns
+    assert first_unfinished_round(cfg) == 1
+    result = run_round(cfg, CLASSES, table, 1, files, progress=False)
+    assert pseudo.stat().st_mtime_ns == stamp                    # pseudo-labels reused, not recomputed
+    history = result.students[-1][0].history
+    assert history.epoch.tolist() == [1, 2, 3, 4] and first_unfinished_round(cfg) == 2
