@@ -33,6 +33,8 @@ from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.tta import soundscape_views
 from birdkit.windows import n_windows, to_chunks
 
+from .report import markdown_table
+
 CLASSES = [f"c{i:03d}" for i in range(206)]
 DEMO_PARAMS = Path(__file__).resolve().parents[2] / "params" / "demo.yaml"
 KAGGLE_FILES = 700  # projected workload: 700 one-minute test soundscapes
@@ -246,10 +248,7 @@ SHOWN = ["model", "backend", "members", "head", "chunk_s", "decode_ms", "feature
 
 def render(table: pd.DataFrame, info: dict) -> str:
     """Markdown: the table, then what each column means and the machine."""
-    def cell(v):
-        return f"{v:.2f}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(SHOWN) + " |", "|" + "---|" * len(SHOWN)]
-    lines += ["| " + " | ".join(cell(r[c]) for c in SHOWN) + " |" for r in table.to_dict(orient="records")]
+    lines = markdown_table(table, SHOWN)
     notes = [f"- `{k}`: {v}" for k, v in COLUMNS.items()]
     machine = ", ".join(f"{k} {info[k]}" for k in ("date", "cpu_count", "threads", "torch", "onnxruntime",
                                                    "openvino", "load_avg_1m_at_end"))
