@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .ensemble import TTA, Ensemble, combine, decode, load_ensemble, score_wave  # noqa: F401  (notebooks' entry)
 from .metrics import file_stems
 from .pool import WorkerPool
+from .progress import progress_bar
 from .tables import check_submission_columns
 from .tta import rescale_by_file_max, smooth_windows
 from .windows import n_windows, row_ids
@@ -89,7 +89,7 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
     per_file, skipped, t_model = [], [], 0.0
     started = time.perf_counter()
     scored = pool_for(ensemble, workers).map(files, tta) if workers > 1 else _in_process(files, ensemble, tta)
-    for path, (probs, error, seconds) in tqdm(zip(files, scored), total=len(files), desc="soundscapes",
+    for path, (probs, error, seconds) in progress_bar(zip(files, scored), total=len(files), desc="soundscapes",
                                               disable=not progress):
         if error is not None:
             skipped.append({"filename": path.name, "reason": error.reason, "error": error.detail})

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .audio import AudioError, frame_windows, load_audio
 from .features import MelFrontEnd, to_uint8_image
+from .progress import progress_bar
 
 REPORT_NAME = "failures.csv"
 SUMMARY_NAME = "summary.json"
@@ -165,12 +165,12 @@ def _run_jobs(jobs, cfg, progress):
     if workers == 1:
         _init_worker(*init)
         results = map(_process, jobs)
-        return [(i, err) for i, err in tqdm(results, total=len(jobs), disable=not progress) if err]
+        return [(i, err) for i, err in progress_bar(results, total=len(jobs), disable=not progress) if err]
     # fork (Linux, as torch's DataLoader does) also works from scripts run on stdin; else spawn
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=init) as pool:
         results = pool.imap_unordered(_process, jobs, chunksize=4)
-        for i, err in tqdm(results, total=len(jobs), disable=not progress, desc="spectrograms"):
+        for i, err in progress_bar(results, total=len(jobs), disable=not progress, desc="spectrograms"):
             if err:
                 failures.append((i, err))
     return failures

@@ -19,11 +19,11 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
-from tqdm.auto import tqdm
 
 from .augment import SpecAugment, mixup, smooth_targets
 from .metrics import macro_roc_auc, top1_accuracy
 from .models import build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
+from .progress import progress_bar
 
 BEST_NAME = "best_model_improved.pth"
 LAST_NAME = "last.pth"
@@ -128,7 +128,7 @@ class Trainer:
         self.specaug.train(self.cfg.specaugment)
         total, count = 0.0, 0
         show = progress and self.rank == 0
-        for x, y, _ in tqdm(self.data.train, desc=f"epoch {epoch + 1} train", disable=not show, leave=False):
+        for x, y, _ in progress_bar(self.data.train, desc=f"epoch {epoch + 1} train", disable=not show, leave=False):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
                 logits, y = self._logits(x, y)
@@ -154,7 +154,7 @@ class Trainer:
 
     def _validate_clips(self, progress) -> dict:
         losses, probs, primaries, targets = [], [], [], []
-        for x, y, p in tqdm(self.data.val, desc="validate", disable=not progress or self.rank, leave=False):
+        for x, y, p in progress_bar(self.data.val, desc="validate", disable=not progress or self.rank, leave=False):
             with torch.autocast(self.device.type, enabled=self.amp):
                 x = x.to(self.device)
                 logits = (self.model.classify(x) if self.data.images else self.model.clip_logits(x)).float()

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 import yaml
+from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
 from birdkit.config import Config, ConfigError, git_revision
@@ -46,12 +47,21 @@ def prepare_run_dir(runs_dir, name: str, overwrite: bool) -> Path:
     return run_dir
 
 
+class IPCKernelManager(AsyncKernelManager):
+    """The kernel on local IPC sockets instead of TCP: nothing listens on the network, and the
+    kernel's "running over TCP without encryption" warning is not printed for every notebook."""
+
+    transport = "ipc"
+
+
 def run_notebook(notebook: Path, run_dir: Path, params: dict, kernel: str) -> float:
     out = run_dir / "notebooks" / notebook.name
     started = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook), str(out), parameters=params, kernel_name=kernel,
-                            cwd=str(run_dir), progress_bar=False, report_mode=False)
+                            cwd=str(run_dir), progress_bar=False, report_mode=False,
+                            kernel_manager_class=IPCKernelManager,
+                            coalesce_streams=True)  # a text progress bar is stored as its last state
     except pm.PapermillExecutionError as exc:
         raise SystemExit(f"FAILED: {notebook.name}, cell {exc.exec_count or exc.cell_index} "
                          f"(executed copy: {out}):\n  {exc.ename}: {exc.evalue}") from None
