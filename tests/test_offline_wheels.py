@@ -99,6 +99,10 @@ def test_an_other_version_than_the_pin_is_not_installed(isolated, capsys):
     assert report["backend"] == "torch"
     err = capsys.readouterr().err
     assert f"no fakeovd==2.0 wheel for {HERE}" in err and f"({HERE}, py3; fakeovd 1.0)" in err
+    dataset = isolated / "input" / "datasets" / "someone" / "birdkit-wheels"
+    make_wheel(dataset / HERE, "fakeovd", "2.0", HERE, ["fakeovd-telemetry>=1"])  # the pin, beside 1.0
+    report = wheels.install_backend("fakeovd", ["fakeovd==2.0"], isolated / "input", isolated / "private")
+    assert report["backend"] == "fakeovd" and "fakeovd==2.0" in report["installed"]
 
 
 def test_two_fitting_folders_the_one_named_for_this_python_is_taken_and_said(isolated, capsys):

@@ -241,7 +241,7 @@ def push(staging, dry_run: bool, kernels=None, wait_s: int = 300) -> list[str]:
     wheels_id = manifest["wheels"]["id"]
     users = [k["id"] for k in chosen if wheels_id in k["dataset_sources"]]
     if users:
-        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino pin)")
+        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino/onnxruntime pin)")
     urls = [k["url"] for k in chosen]
     print(("dry run, nothing sent; the kernels would be:" if dry_run else "pushed; the kernels run at:")
           + "".join(f"\n  {u}" for u in urls))

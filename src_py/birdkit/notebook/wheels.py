@@ -53,7 +53,7 @@ def wheel_requirements(wheel: Path, environment: dict | None = None) -> list[Req
 
 
 def fitting_wheels(folder: Path) -> dict:
-    """``{canonical name: (version, path)}`` of the wheels in ``folder`` this interpreter can install."""
+    """``{canonical name: [(version, path), ...]}`` of the wheels in ``folder`` this interpreter can install."""
     tags, fits = set(sys_tags()), {}
     for wheel in sorted(folder.glob("*.whl")):
         try:
@@ -61,8 +61,14 @@ def fitting_wheels(folder: Path) -> dict:
         except ValueError:
             continue
         if wheel_tags & tags:
-            fits[name] = (str(version), wheel)
+            fits.setdefault(name, []).append((str(version), wheel))
     return fits
+
+
+def _pick(req: Requirement, fits: dict):
+    """The wheel in ``fits`` that satisfies ``req``, or None."""
+    return next((path for version, path in fits.get(canonicalize_name(req.name), [])
+                 if version in req.specifier), None)
 
 
 def closure(requirement: Requirement, fits: dict) -> tuple[list[Path], list[str]]:
@@ -77,11 +83,12 @@ def closure(requirement: Requirement, fits: dict) -> tuple[list[Path], list[str]
         seen.add(name)
         if req is not requirement and installed(req.name):
             continue
-        if name not in fits or fits[name][0] not in req.specifier:
+        wheel = _pick(req, fits)
+        if wheel is None:
             missing.append(str(req))
             continue
-        wheels.append(fits[name][1])
-        todo += wheel_requirements(fits[name][1])
+        wheels.append(wheel)
+        todo += wheel_requirements(wheel)
     return wheels, missing
 
 
@@ -130,10 +137,9 @@ def fallback(backend: str, reason: str) -> dict:
 def _no_fit_reason(dist: str, req: Requirement, folders: list[Path], kaggle_input) -> str:
     if not folders:
         return f"no wheels under {kaggle_input}: the wheels dataset is not attached"
-    name = canonicalize_name(dist)
     for folder in folders:
         fits = fitting_wheels(folder)
-        if name in fits and fits[name][0] in req.specifier:
+        if _pick(req, fits) is not None:
             return f"{folder} has {dist} for {python_tag()} but not what it needs: {', '.join(closure(req, fits)[1])}"
     return f"no {req} wheel for {python_tag()} under {kaggle_input} (found: {describe(folders, dist)})"
 
