@@ -109,6 +109,10 @@ def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
     assert f"$ kaggle datasets create -p {code} --dir-mode zip" in out
     assert out.index("kernels/birdkit-train") < out.index("kernels/birdkit-infer")
     assert "https://www.kaggle.com/code/your-kaggle-username/birdkit-infer" in out
+    train = json.loads((staging / "kernels" / "birdkit-train" / "kernel-metadata.json").read_text())
+    assert train["machine_shape"] == "NvidiaTeslaT4" and train["enable_gpu"] is True  # the CLI's field
+    assert "your-kaggle-username/birdkit-train: GPU, machine_shape NvidiaTeslaT4, internet on" in out
+    assert "your-kaggle-username/birdkit-infer: CPU, internet off" in out
     assert calls(tmp_path) == []  # a dry run calls nothing
 
 
@@ -129,6 +133,7 @@ def test_push_runs_the_cli_in_order_and_attaches_weights_and_code(env, tmp_path)
     assert infer["kernel_sources"] == ["someone/birdkit-train"]
     assert infer["competition_sources"] == ["birdclef-2025"] and infer["is_private"] is True
     assert train["enable_gpu"] is True and train["enable_internet"] is True
+    assert train["machine_shape"] == "NvidiaTeslaT4" and "machine_shape" not in infer
     assert "someone/birdkit-code" in train["dataset_sources"]
     train_nb = nbformat.read(pushed / "birdkit-train" / train["code_file"], as_version=4)
     assert 'data_source = "audio"' in parameters_cell(train_nb)
@@ -185,6 +190,11 @@ def test_no_credential_value_in_any_output(env, tmp_path):
     assert "readable by group/others" in outputs[0] and "someone/birdkit-train" in outputs[0]
     assert not (tmp_path / "staging" / "code" / "kaggle.json").exists()
     assert "pip download openvino==" in outputs[3] and "--only-binary=:all:" in outputs[3]
+    for version in ("3.11", "3.12", "3.13"):  # one folder per Python Kaggle may run, each with onnxruntime too
+        tag = "cp" + version.replace(".", "")
+        assert f"--python-version {version} --platform manylinux_2_35_x86_64" in outputs[3]
+        assert f"-d {tmp_path / 'staging' / 'wheels' / tag}" in outputs[3]
+    assert "onnxruntime==" in outputs[3] and "requirements-kaggle.txt" in outputs[3]
 
 
 def test_credentials_file_readable_by_others_is_reported(tmp_path):
@@ -227,9 +237,13 @@ def good_kernel(**changes):
     ({"dataset_sources": ["birdkit-code"]}, "dataset_sources entry 'birdkit-code' must have the form"),
     ({"kernel_sources": ["a/b/c/d"]}, "kernel_sources entry 'a/b/c/d'"),
     ({"enable_internet": "no"}, "enable_internet 'no' is not a boolean"),
+    ({"enable_gpu": True, "machine_shape": "NvidiaTeslaP100"}, "machine_shape 'NvidiaTeslaP100' is retired"),
+    ({"enable_gpu": True, "machine_shape": "TpuV5E8"}, "machine_shape 'TpuV5E8' must be one of ('NvidiaTeslaT4'"),
+    ({"machine_shape": "NvidiaTeslaT4"}, "machine_shape 'NvidiaTeslaT4' needs enable_gpu true"),
 ])
 def test_kernel_validation_names_file_and_field(kernel_folder, changes, message):
     validate_kernel_metadata(good_kernel(), kernel_folder)
+    validate_kernel_metadata(good_kernel(enable_gpu=True, machine_shape="NvidiaTeslaT4"), kernel_folder)
     with pytest.raises(MetadataError) as err:
         validate_kernel_metadata(good_kernel(**changes), kernel_folder)
     assert str(err.value).startswith(f"{kernel_folder / 'kernel-metadata.json'}: ") and message in str(err.value)

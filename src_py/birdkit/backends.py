@@ -7,7 +7,7 @@ and OpenVINO the graph is exported from the model itself. By default the compile
 ``window_logits`` (images in) and the log-mel front end runs in torch, whose FFT is several
 times faster than the STFT operator of either runtime; ``frontend_in_graph`` compiles the whole
 waveform-in graph instead (one file to ship, slower). A backend whose package is missing falls
-back to torch, and says so.
+back to torch, and says so in a banner.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from .notice import FALLBACK_COST, shout
 
 
 class WindowScorer(nn.Module):
@@ -143,11 +145,19 @@ def available(name: str) -> bool:
     return name == "torch" or importlib.util.find_spec(name) is not None
 
 
+def resolve_backend(name: str) -> str:
+    """The backend that runs when ``name`` is asked for: ``name``, or "torch" when its package is missing."""
+    return name if available(name) else "torch"
+
+
 def make_backend(model, name: str, chunk_samples: int, work_dir, threads: int = 0, frontend_in_graph=False,
                  export=True):
-    """The backend called ``name``, or torch (with a printed note) when its package is missing."""
-    if not available(name):
-        print(f"backend {name!r} is not installed here; falling back to torch eager")
+    """The backend called ``name``, or torch (with a banner) when its package is missing; ``.name`` says which."""
+    if resolve_backend(name) != name:
+        shout(f"INFERENCE BACKEND FALLBACK: {name} -> torch eager",
+              f"{name!r} is not installed in this kernel (Kaggle's image has neither openvino nor onnxruntime)",
+              f"inference runs on torch eager, {FALLBACK_COST}",
+              "fix: attach the wheels dataset (make push-wheels) or set backend to torch")
         name = "torch"
     if name == "torch":
         return TorchBackend(model, chunk_samples)

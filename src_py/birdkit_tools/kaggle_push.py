@@ -3,6 +3,7 @@
     python -m birdkit_tools.kaggle_push stage       [--staging DIR]
     python -m birdkit_tools.kaggle_push push        [--staging DIR] [--kernels train,infer|all] [--dry-run]
     python -m birdkit_tools.kaggle_push push-wheels [--staging DIR] [--dry-run]
+    python -m birdkit_tools.kaggle_push download-wheels --out DIR [--python 3.12 ...] [--packages openvino]
     python -m birdkit_tools.kaggle_push status      [--kernels ...]
     python -m birdkit_tools.kaggle_push pull-output [--kernels ...] [--out runs/kaggle]
 
@@ -41,9 +42,11 @@ from .kaggle_stage import (
     kernel_ref,
     kernel_slug,
     load_settings,
+    pinned,
     select_kernels,
     stage,
 )
+from .kaggle_wheels import KAGGLE_REQUIREMENTS, WheelsError, download_all, provided_by_image
 
 ERROR_WORDS = re.compile(r"\b(error|invalid|not valid|failed|forbidden|unauthori[sz]ed|not found|"
                          r"authentication required|permission)\b|\b(400|401|403|404|409|429|50[0-4])\b", re.I)
@@ -178,6 +181,7 @@ def push_kernel(kernel: dict, dry_run: bool, wheels_id: str) -> None:
     args = ["kernels", "push", "-p", kernel["folder"]]
     if dry_run:
         show(args)
+        print(f"  {kernel['id']}: {kernel['machine']} (its kernel-metadata.json)", flush=True)
         return
     rc, text = kaggle(args)
     require_ok(f"pushing kernel {kernel['id']}", rc, text, push_hint(text, wheels_id))
@@ -237,28 +241,44 @@ def push(staging, dry_run: bool, kernels=None, wait_s: int = 300) -> list[str]:
     wheels_id = manifest["wheels"]["id"]
     users = [k["id"] for k in chosen if wheels_id in k["dataset_sources"]]
     if users:
-        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino pin)")
+        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino/onnxruntime pin)")
     urls = [k["url"] for k in chosen]
     print(("dry run, nothing sent; the kernels would be:" if dry_run else "pushed; the kernels run at:")
           + "".join(f"\n  {u}" for u in urls))
     return urls
 
 
-def push_wheels(staging, dry_run: bool, wait_s: int = 300) -> None:
-    """Download the pinned wheels for Kaggle's Python, then upload them as the wheels dataset."""
+def push_wheels(staging, dry_run: bool, wait_s: int = 300, root=".") -> None:
+    """Download the pinned wheels for each Python Kaggle may run, then upload them as the wheels dataset."""
     manifest = read_manifest(staging)
     check_owner(manifest["owner"], dry_run)
     wheels = manifest["wheels"]
-    command = [sys.executable, "-m", *wheels["download"]]
-    print("$ " + shlex.join(command), flush=True)
-    if not dry_run:
-        for stale in Path(wheels["folder"]).glob("*.whl"):  # an earlier pin's wheels would win otherwise
-            stale.unlink()
-        done = subprocess.run(command)
-        if done.returncode != 0 or not list(Path(wheels["folder"]).glob("*.whl")):
-            raise PushError(f"pip download of {wheels['packages']} failed (exit status {done.returncode})")
-    push_dataset(wheels, f"wheels: {' '.join(wheels['packages'])}", dry_run)
+    if dry_run:
+        for command in wheels["download"].values():
+            print("$ " + shlex.join([sys.executable, "-m", *command]), flush=True)
+        print("  (then, per folder, the dependencies that neither it nor Kaggle's image has: "
+              f"{KAGGLE_REQUIREMENTS})", flush=True)
+    else:
+        try:
+            download_all(wheels["requirements"], wheels["python_versions"], wheels["platform"], wheels["folder"],
+                         provided_by_image(root))
+        except WheelsError as exc:
+            raise PushError(str(exc)) from None
+    push_dataset(wheels, f"wheels: {' '.join(wheels['requirements'])} for Python "
+                         f"{', '.join(wheels['python_versions'])}", dry_run)
     wait_ready(wheels["id"], dry_run, wait_s)
+
+
+def download_wheels(args) -> None:
+    """The wheels of ``--packages`` (pinned as in requirements.txt) for ``--python`` versions into ``--out``."""
+    settings = load_settings(args.root, args.metadata)
+    packages = args.packages.replace(",", " ").split() or settings["wheels"]["packages"]
+    requirements = [pinned(Path(args.root), p) for p in packages]
+    try:
+        download_all(requirements, args.python or settings["wheels"]["python_versions"],
+                     settings["wheels"]["platform"], args.out, provided_by_image(args.root))
+    except WheelsError as exc:
+        raise PushError(str(exc)) from None
 
 
 # ---- status and output of pushed kernels ----
@@ -308,7 +328,9 @@ def run_command(args) -> None:
     if args.command == "push":
         push(args.staging, args.dry_run, args.kernels, args.wait)
     elif args.command == "push-wheels":
-        push_wheels(args.staging, args.dry_run, args.wait)
+        push_wheels(args.staging, args.dry_run, args.wait, args.root)
+    elif args.command == "download-wheels":
+        download_wheels(args)
     elif args.command in ("status", "pull-output"):
         settings = load_settings(args.root, args.metadata)
         check_owner(settings["owner"], args.dry_run)
@@ -320,13 +342,17 @@ def run_command(args) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Stage, validate and push the notebooks to Kaggle.")
-    p.add_argument("command", choices=["stage", "push", "push-wheels", "status", "pull-output"])
+    p.add_argument("command", choices=["stage", "push", "push-wheels", "download-wheels", "status", "pull-output"])
     p.add_argument("--root", default=".", help="the repository (kernel-metadata.json, notebooks/)")
     p.add_argument("--staging", default="staging")
     p.add_argument("--params", default="params/kaggle.yaml", help="Kaggle parameters, relative to --root")
     p.add_argument("--metadata", default="kernel-metadata.json", help="shared settings, relative to --root")
     p.add_argument("--kernels", default="", help="e.g. train,infer or all (default: default_kernels)")
-    p.add_argument("--out", default="runs/kaggle", help="pull-output: one folder per kernel under it")
+    p.add_argument("--out", default="runs/kaggle", help="pull-output: one folder per kernel under it; "
+                                                        "download-wheels: one folder per Python under it")
+    p.add_argument("--python", action="append", help="download-wheels: a Python version (repeat; default: "
+                                                     "kernel-metadata.json's wheels.python_versions)")
+    p.add_argument("--packages", default="", help="download-wheels: e.g. openvino (default: wheels.packages)")
     p.add_argument("--wait", type=int, default=300, help="seconds to wait for a dataset version (0: no wait)")
     p.add_argument("--dry-run", action="store_true", help="stage, validate, print the commands; no network")
     args = p.parse_args(argv)

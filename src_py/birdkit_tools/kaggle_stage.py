@@ -3,7 +3,7 @@
 ``stage(root, out_dir)`` writes
 
 * ``out_dir/code/``: the ``birdkit`` package as a Kaggle dataset (``dataset-metadata.json``);
-* ``out_dir/wheels/``: the wheels dataset's metadata (the wheels: ``make push-wheels``);
+* ``out_dir/wheels/``: the wheels dataset's metadata (its ``cp3XX/`` folders: ``make push-wheels``);
 * ``out_dir/kernels/<slug>/``: one notebook per kernel with the Kaggle parameters in its
   ``parameters`` cell, a kernelspec, no outputs, and its own ``kernel-metadata.json``;
 * ``out_dir/manifest.json``: what ``birdkit_tools.kaggle_push`` sends, in order.
@@ -31,6 +31,8 @@ from slugify import slugify
 
 from birdkit.config import Config
 
+from .kaggle_cells import PARAMS_HEADER, bootstrap_cell, install_cell
+from .kaggle_wheels import download_command, manylinux_platforms, python_tag
 from .nbsync import KERNELSPEC
 
 KERNEL_METADATA = "kernel-metadata.json"
@@ -43,45 +45,13 @@ BOOL_FIELDS = ("is_private", "enable_gpu", "enable_tpu", "enable_internet")
 PLACEHOLDER_OWNER = "your-kaggle-username"
 SETTINGS_KEYS = ("owner", "slug_prefix", "is_private", "language", "kernel_type", "competition_sources",
                  "code_dataset", "wheels_dataset", "wheels", "default_kernels", "kernels")
-BOOTSTRAP_CELL = """\
-# Kaggle: make the birdkit code dataset importable (added by make push; the sources import plainly)
-import sys
-from pathlib import Path
-
-_found = sorted({str(p.parent.parent) for depth in ("*", "*/*", "*/*/*", "*/*/*/*")
-                 for p in Path(globals().get("kaggle_input", "/kaggle/input")).glob(f"{depth}/birdkit/__init__.py")})
-if _found:
-    sys.path.insert(0, _found[0])
-    print(f"birdkit from {_found[0]}" + (f" (also found: {_found[1:]})" if len(_found) > 1 else ""))
-else:
-    print("no birdkit code dataset under /kaggle/input: attach it (make push uploads it)")
-"""
-PARAMS_HEADER = "# Kaggle parameters (params/kaggle.yaml + this kernel's overrides), written by make push\n"
-INSTALL_CELL = '''\
-# Offline install of the wheels attached as a dataset (make push-wheels): pip --no-index, so
-# no network is used. Without them the inference backend falls back to torch and says so.
-import importlib
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-_wheel_requirements = {requirements!r}  # distribution == module name, pinned as in requirements.txt
-_missing = [r for r in _wheel_requirements if importlib.util.find_spec(r.split("==")[0]) is None]
-_wheel_dirs = sorted({{str(w.parent) for d in ("*", "*/*", "*/*/*")
-                     for w in Path(globals().get("kaggle_input", "/kaggle/input")).glob(f"{{d}}/*.whl")}})
-if not _missing:
-    print(f"already installed: {{_wheel_requirements}}")
-elif not _wheel_dirs:
-    print(f"no wheels attached; not installed: {{_missing}}")
-else:
-    _pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--find-links",
-                          _wheel_dirs[0], *_missing], capture_output=True, text=True)
-    importlib.invalidate_caches()
-    _tail = (_pip.stdout + _pip.stderr)[-3000:]
-    print(f"pip install --no-index {{_missing}} from {{_wheel_dirs[0]}}: "
-          + ("done" if _pip.returncode == 0 else f"FAILED (exit {{_pip.returncode}})\\n{{_tail}}"))
-'''
+# machine_shape values the kaggle CLI passes to Kaggle (kaggle 2.2.5: kernels_push sends the metadata's
+# machine_shape, or --accelerator, as ApiSaveKernelRequest.machine_shape; ids as in the CLI's docs/kernels.md)
+GPU_SHAPES = ("NvidiaTeslaT4", "NvidiaTeslaT4Highmem", "NvidiaL4", "NvidiaL4X1", "NvidiaTeslaA100", "NvidiaH100",
+              "NvidiaRtxPro6000")
+RETIRED_SHAPES = {"NvidiaTeslaP100": "retired (Kaggle substitutes a T4), and the image's cu128 torch has no "
+                                     "sm_60 kernels for it",
+                  "TpuV38": "retired", "Tpu1VmV38": "retired"}
 
 
 class MetadataError(ValueError):
@@ -136,6 +106,9 @@ def load_settings(root, metadata=KERNEL_METADATA, env=None) -> dict:
         if unknown or "notebook" not in entry:
             raise MetadataError(f"{path}: kernels.{key}: needs 'notebook'; kernel_sources must name "
                                 f"kernels of this file (unknown: {unknown})")
+    wheels = settings["wheels"]
+    if not isinstance(wheels, dict) or {"packages", "python_versions", "platform"} - set(wheels):
+        raise MetadataError(f"{path}: wheels needs packages, python_versions (e.g. [\"3.12\"]) and platform")
     owner = env.get("KAGGLE_OWNER") or kaggle_username(env) or settings["owner"]
     return {**settings, "owner": owner.strip(), "settings_path": str(path)}
 
@@ -188,7 +161,14 @@ def kernel_metadata(settings, key) -> dict:
             "enable_internet": entry.get("enable_internet", False), "dataset_sources": datasets,
             "competition_sources": list(settings["competition_sources"]),
             "kernel_sources": [kernel_ref(settings, k) for k in entry.get("kernel_sources", [])],
-            "model_sources": []}
+            "model_sources": [], **({"machine_shape": entry["machine_shape"]} if entry.get("machine_shape") else {})}
+
+
+def machine_summary(meta: dict) -> str:
+    """What a kernel asks Kaggle for, as a dry run prints it."""
+    gpu = f"GPU, machine_shape {meta['machine_shape']}" if meta.get("machine_shape") else (
+        "GPU (no machine_shape: Kaggle's default)" if meta.get("enable_gpu") in (True, "true") else "CPU")
+    return f"{gpu}, internet {'on' if meta.get('enable_internet') in (True, 'true') else 'off'}"
 
 
 def dataset_metadata(settings, name, subtitle) -> dict:
@@ -216,6 +196,20 @@ def _check_bools(where, meta):
         value = meta.get(field, False)
         if not (isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))):
             raise MetadataError(f"{where}: {field} {value!r} is not a boolean (true/false)")
+
+
+def _check_machine_shape(where, meta):
+    """A GPU kernel's accelerator: one the image's torch runs, with enable_gpu on."""
+    shape = meta.get("machine_shape")
+    if shape in (None, ""):
+        return
+    if shape in RETIRED_SHAPES:
+        raise MetadataError(f"{where}: machine_shape {shape!r} is {RETIRED_SHAPES[shape]}; use one of {GPU_SHAPES}")
+    if shape not in GPU_SHAPES:
+        raise MetadataError(f"{where}: machine_shape {shape!r} must be one of {GPU_SHAPES} (the kaggle CLI's "
+                            "accelerator ids; birdkit trains with torch on CUDA)")
+    if meta.get("enable_gpu") not in (True, "true", "True"):
+        raise MetadataError(f"{where}: machine_shape {shape!r} needs enable_gpu true")
 
 
 def _check_notebook(where, code_file: Path):
@@ -251,6 +245,7 @@ def validate_kernel_metadata(meta: dict, folder) -> None:
     if meta.get("docker_image_pinning_type", "original") not in PINNING_TYPES:
         raise MetadataError(f"{where}: docker_image_pinning_type must be one of {PINNING_TYPES}")
     _check_bools(where, meta)
+    _check_machine_shape(where, meta)
     for field, kind in (("dataset_sources", "dataset"), ("kernel_sources", "kernel")):
         for ref in meta.get(field, []):
             _check_ref(where, field, ref, kind)
@@ -318,17 +313,20 @@ def pinned(root: Path, package: str) -> str:
 
 
 def stage_wheels(root: Path, out: Path, settings) -> dict:
-    """The wheels dataset's metadata and the pip command that fills it (run by push-wheels)."""
+    """The wheels dataset's metadata and what push-wheels downloads into it: one folder per Python."""
     folder, wheels = out / "wheels", settings["wheels"]
     meta = dataset_metadata(settings, "wheels_dataset", "Offline wheels for the birdkit submission kernel")
     _write_json(folder / DATASET_METADATA, meta)
     validate_dataset_metadata(meta, folder)
-    platforms = [wheels["platform"]] if isinstance(wheels["platform"], str) else wheels["platform"]
-    command = ["pip", "download", *[pinned(root, p) for p in wheels["packages"]], "--only-binary=:all:",
-               "--python-version", str(wheels["python_version"]),
-               *[arg for p in platforms for arg in ("--platform", p)], "-d", str(folder)]
+    requirements = [pinned(root, p) for p in wheels["packages"]]
+    platforms = manylinux_platforms(wheels["platform"])
+    versions = [str(v) for v in wheels["python_versions"]]
     return {"id": meta["id"], "folder": str(folder), "packages": list(wheels["packages"]),
-            "download": command, "present": sorted(p.name for p in folder.glob("*.whl"))}
+            "requirements": requirements, "python_versions": versions, "platform": wheels["platform"],
+            "download": {python_tag(v): download_command(requirements, v, platforms, folder / python_tag(v))
+                         for v in versions},
+            "present": {python_tag(v): sorted(p.name for p in (folder / python_tag(v)).glob("*.whl"))
+                        for v in versions}}
 
 
 def kernel_params(root: Path, params_file, entry) -> dict:
@@ -355,7 +353,7 @@ def _clean_cells(nb) -> None:
             cell.outputs, cell.execution_count = [], None
 
 
-def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=()) -> Path:
+def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=(), code_ref="birdkit-code") -> Path:
     """papermill's --prepare-only injection, then a clean notebook Kaggle runs as it is."""
     logging.getLogger("papermill").setLevel(logging.ERROR)  # "Passed unknown parameter" per key
     pm.execute_notebook(str(src), str(dst), parameters=params, prepare_only=True,
@@ -364,9 +362,9 @@ def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=()) 
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     _clean_cells(nb)
     at = next(i for i, c in enumerate(nb.cells) if c.id == "kaggle-parameters") + 1
-    extra = [("kaggle-bootstrap", BOOTSTRAP_CELL)]
+    extra = [("kaggle-bootstrap", bootstrap_cell(code_ref))]
     if wheel_requirements:
-        extra.append(("install-wheels", INSTALL_CELL.format(requirements=list(wheel_requirements))))
+        extra.append(("install-wheels", install_cell(wheel_requirements)))
     for offset, (cell_id, source) in enumerate(extra):
         cell = nbformat.v4.new_code_cell(source)
         cell.id = cell_id
@@ -382,11 +380,12 @@ def stage_kernel(root: Path, out: Path, settings, key, params_file) -> dict:
     folder.mkdir(parents=True)
     wheels = [pinned(root, p) for p in settings["wheels"]["packages"]] if entry.get("wheels") else ()
     prepare_notebook(root / "notebooks" / f"{entry['notebook']}.ipynb", folder / meta["code_file"],
-                     kernel_params(root, params_file, entry), wheels)
+                     kernel_params(root, params_file, entry), wheels, dataset_ref(settings, "code_dataset"))
     _write_json(folder / KERNEL_METADATA, meta)
     validate_kernel_metadata(meta, folder)
     return {"key": key, "id": meta["id"], "folder": str(folder), "url": kernel_url(meta["id"]),
-            "dataset_sources": meta["dataset_sources"], "kernel_sources": meta["kernel_sources"]}
+            "dataset_sources": meta["dataset_sources"], "kernel_sources": meta["kernel_sources"],
+            "machine": machine_summary(meta)}
 
 
 def stage(root, out_dir, params_file="params/kaggle.yaml", metadata=KERNEL_METADATA, env=None) -> dict:

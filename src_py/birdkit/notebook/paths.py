@@ -1,35 +1,60 @@
-"""Finding the competition data, checkpoints and the code under Kaggle's input mounts.
+"""Finding the competition data, checkpoints, wheels and the code under Kaggle's input mounts.
 
-Kaggle has moved its mounts (``/kaggle/input/birdclef-2025``, newer images
-``/kaggle/input/competitions/birdclef-2025``), so nothing here hard-codes one: it searches.
+Kaggle mounts what a kernel attaches under ``/kaggle/input`` and has moved those mounts (2026):
+
+    /kaggle/input/<slug>/                        the old layout, still seen
+    /kaggle/input/competitions/<slug>/           competition_sources
+    /kaggle/input/datasets/<owner>/<slug>/       dataset_sources (the code and wheels datasets)
+    /kaggle/input/notebooks/<owner>/<slug>/      kernel_sources (the training kernel's output)
+
+so nothing here hard-codes one: each search looks a few folders deep for what it needs, and when
+several candidates match it prints the one it takes and the others (``choose``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 COMPETITION_MARKERS = ("taxonomy.csv", "sample_submission.csv")
+MOUNT_DEPTH = 3  # datasets/<owner>/<slug>: the deepest source root of the layouts above
 
 
 def is_competition_dir(path: Path) -> bool:
     return all((Path(path) / m).is_file() for m in COMPETITION_MARKERS)
 
 
-def _search(root: Path, name: str, max_depth: int) -> list[Path]:
-    """Files called ``name`` under ``root`` at most ``max_depth`` folders deep, sorted."""
+def search(root, name: str, max_depth: int) -> list[Path]:
+    """Paths matching ``name`` under ``root`` at most ``max_depth`` folders deep, shallowest first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
     found = []
     for depth in range(max_depth + 1):
         found += sorted(root.glob("/".join(["*"] * depth + [name])))
     return found
 
 
-def find_file(root, name: str, max_depth: int = 5) -> Path | None:
-    """The first file called ``name`` under ``root`` (shallowest first), or None."""
-    root = Path(root)
-    found = _search(root, name, max_depth) if root.is_dir() else []
-    return found[0] if found else None
+def choose(candidates: list, what: str, hint: str = ""):
+    """The first candidate; when there are several, say which was taken and list the others."""
+    if len(candidates) > 1:
+        others = "".join(f"\n    {c}" for c in candidates[1:])
+        print(f"{what}: using {candidates[0]}; also found:{others}" + (f"\n  {hint}" if hint else ""))
+    return candidates[0]
 
 
-def find_competition_dir(data_dir: str, kaggle_input: str) -> Path:
+def _competition_rank(path: Path, competition: str):
+    """The configured competition's slug first, then any BirdCLEF folder, then the shallowest."""
+    named = bool(competition) and competition in path.parts
+    return (not named, "birdclef" not in str(path).lower(), len(path.parts), str(path))
+
+
+def find_file(root, name: str, max_depth: int = MOUNT_DEPTH + 2) -> Path | None:
+    """The file called ``name`` under ``root`` (shallowest first; the choice is printed when several
+    match), or None."""
+    found = search(root, name, max_depth)
+    return choose(found, name) if found else None
+
+
+def find_competition_dir(data_dir: str, kaggle_input: str, competition: str = "") -> Path:
     """``data_dir`` when given (checked), else the folder under ``kaggle_input`` holding the data."""
     if data_dir:
         path = Path(data_dir)
@@ -38,17 +63,19 @@ def find_competition_dir(data_dir: str, kaggle_input: str) -> Path:
                                     f"{', '.join(COMPETITION_MARKERS)}")
         return path
     root = Path(kaggle_input)
-    hits = [p.parent for p in _search(root, "taxonomy.csv", 3) if is_competition_dir(p.parent)] if root.is_dir() else []
+    hits = {p.parent for p in search(root, "taxonomy.csv", MOUNT_DEPTH + 1) if is_competition_dir(p.parent)}
     if not hits:
         raise FileNotFoundError(f"no competition folder found under {root}; set the data_dir parameter "
                                 "(the folder with taxonomy.csv, train.csv, train_audio/ ...)")
-    return sorted(hits, key=lambda p: ("birdclef" not in str(p), len(p.parts)))[0]
+    ranked = sorted(hits, key=lambda p: _competition_rank(p, competition))
+    return choose(ranked, "competition data", "set data_dir to choose another")
 
 
 def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth", rounds="last") -> list[Path]:
     """Explicit ``paths``; else the models the run's training listed (``checkpoints/ensemble.json``,
     the ``rounds`` of self-training: last or all) or its best checkpoint; else the same found under
-    ``kaggle_input`` (a training kernel's output)."""
+    ``kaggle_input`` (a training kernel's output: ``<mount>/checkpoints/...``, at most two folders
+    below a source root)."""
     from ..folds import ENSEMBLE_LIST, read_ensemble_list
     if paths:
         missing = [p for p in paths if not Path(p).is_file()]
@@ -61,11 +88,16 @@ def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth
     if (own / name).is_file():
         return [own / name]
     root = Path(kaggle_input)
-    lists = _search(root, ENSEMBLE_LIST, 5) if root.is_dir() else []
-    if lists:
-        return read_ensemble_list(lists[0].parent, rounds)
-    found = _search(root, name, 5) if root.is_dir() else []
+    listed = find_file(root, ENSEMBLE_LIST)
+    if listed:
+        return read_ensemble_list(listed.parent, rounds)
+    found = search(root, name, MOUNT_DEPTH + 3)
     if not found:
         raise FileNotFoundError(f"no {ENSEMBLE_LIST} or {name} in {own} or under {root}; train first or set "
                                 "checkpoint_paths")
-    return found[:1]
+    return [choose(found, f"checkpoint {name}", "set checkpoint_paths to choose another, or to list several")]
+
+
+def find_wheel_dirs(kaggle_input) -> list[Path]:
+    """Folders holding ``*.whl`` files under ``kaggle_input`` (e.g. ``<wheels mount>/cp312/``), shallowest first."""
+    return list(dict.fromkeys(p.parent for p in search(kaggle_input, "*.whl", MOUNT_DEPTH + 1)))

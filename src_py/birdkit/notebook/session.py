@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from .. import accelerator
 from ..config import Config
 from ..tables import class_list, read_taxonomy, read_train
 from .paths import find_competition_dir
@@ -16,7 +17,8 @@ from .paths import find_competition_dir
 def start(namespace: dict, stage: str):
     """Build the config from the notebook's parameters, make the run folder, find the data.
 
-    Returns ``(cfg, competition_dir)``; the resolved config is written to the run folder. A name
+    Returns ``(cfg, competition_dir)``; the resolved config is written to the run folder. A GPU that
+    the installed torch cannot use is an error (``birdkit.accelerator``). A name
     in the parameters cell that is not a ``Config`` field is an error. When the notebook ran before
     in this kernel (``cfg`` exists: later cells' variables are in ``namespace`` too), only a near
     miss of a field name is.
@@ -24,8 +26,9 @@ def start(namespace: dict, stage: str):
     cfg = Config.from_namespace(namespace, strict=not isinstance(namespace.get("cfg"), Config))
     cfg.run_path.mkdir(parents=True, exist_ok=True)
     cfg.save(cfg.run_path / "config.yaml")
-    comp = find_competition_dir(cfg.data_dir, cfg.kaggle_input)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    gpus = accelerator.check()  # a GPU this torch cannot run (P100 under cu128) fails here, not mid-training
+    comp = find_competition_dir(cfg.data_dir, cfg.kaggle_input, cfg.competition)
+    device = f"cuda ({', '.join(gpus)})" if gpus else "cpu"
     print(f"[{stage}] run folder {cfg.run_path} | data {comp} | device {device} | torch {torch.__version__}")
     return cfg, comp
 

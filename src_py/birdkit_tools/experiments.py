@@ -1,0 +1,168 @@
+"""Recipe comparisons on demo competitions: means and spreads over seeds, with a baseline beside.
+
+    python -m birdkit_tools.experiments --designs field,field-b --seeds 0,1,2 \\
+        --recipes seed,wave,sed,sed_bg [--rounds 2] [--out runs/experiments]
+
+For every design a demo competition is generated once; for every recipe and seed the package's
+own pipeline runs in this process (caches, training with the recipe's overrides of
+``params/demo.yaml``, inference on the test soundscapes as the inference notebook does it) and
+one row is appended to ``results.csv``: the validation scores the training saw (held-out clips,
+labelled soundscape windows) and the test score it never saw. ``--rounds`` adds self-training
+rounds after each supervised run (rows per round, and the ensemble of all rounds). The baseline
+(logistic regression on log-mel statistics) runs per design and seed. Finished rows are skipped
+on a rerun. ``summary.md`` gives mean +- standard deviation per design and recipe; settings are
+chosen on the validation columns, never on the test column.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from birdkit.config import Config
+from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
+from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes
+from birdkit.metrics import score_submission
+from birdkit.notebook.session import load_tables
+from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
+from birdkit.selftrain import run_round
+from birdkit.spectrograms import generate_spectrograms
+
+from .baseline import run_baseline
+from .demo import generate_demo_competition
+from .report import markdown_table
+
+ROOT = Path(__file__).resolve().parents[2]
+# What each recipe changes in params/demo.yaml (the rest is shared)
+RECIPES = {
+    "seed": dict(data_source="images", head="classifier", train_seconds=5.0, mixup_domain="image",
+                 mixup_labels="blend", background_prob=0.0),
+    "wave": dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave",
+                 mixup_labels="max", background_prob=0.0),
+    "sed": dict(data_source="waves", head="sed", train_seconds=10.0, mixup_domain="wave", mixup_labels="max",
+                background_prob=0.0),
+    "sed_bg": dict(data_source="waves", head="sed", train_seconds=10.0, mixup_domain="wave", mixup_labels="max",
+                   background_prob=0.5),
+}
+
+
+def recipe_config(params, recipe: str, seed: int, comp: Path, run_dir: Path, cache_dir: Path, extra: dict) -> Config:
+    values = {**params, **RECIPES.get(recipe, {}), **extra, "seed": seed, "data_dir": str(comp),
+              "run_dir": str(run_dir), "cache_dir": str(cache_dir)}
+    return Config.from_dict(values, "experiment")
+
+
+def test_score(cfg, comp, solution, rounds: str = "last") -> float:
+    files, _ = choose_soundscapes(comp, cfg.dry_run_soundscapes)
+    ensemble = load_ensemble(read_ensemble_list(cfg.checkpoint_dir, rounds), cfg.backend, cfg.run_path / "export",
+                             chunk_seconds=cfg.infer_chunk_seconds)
+    try:
+        result = predict_soundscapes(files, ensemble, cfg, progress=False)
+    finally:
+        ensemble.close()
+    return score_submission(result.submission, pd.read_csv(solution))
+
+
+def _best(history: pd.DataFrame, column: str) -> float:
+    """The column at the checkpoint the training kept (best soundscape score, else clip score)."""
+    key = "val_soundscape_auc" if "val_soundscape_auc" in history else "val_auc"
+    if key not in history or history[key].isna().all():
+        return float(history[column].iloc[-1]) if column in history else float("nan")
+    return float(history.loc[history[key].idxmax(), column]) if column in history else float("nan")
+
+
+def run_one(params, recipe, seed, info, work: Path, rounds: int, extra: dict) -> list[dict]:
+    comp, solution = Path(info["competition_dir"]), Path(info["solution_path"])
+    run_dir = work / f"{recipe}-s{seed}"
+    cfg = recipe_config(params, recipe, seed, comp, run_dir, work / "cache", extra)
+    tables = load_tables(comp, cfg.run_dir)
+    generate_spectrograms(tables.train, cfg, progress=False)
+    inputs = training_inputs(cfg, tables, cfg.run_dir)
+    background = background_bank(cfg, inputs)
+    val, train = soundscape_sets(cfg, inputs, cfg.val_fold)
+    started = time.perf_counter()
+    result = train_fold(cfg, tables.classes, inputs.train, cfg.val_fold, progress=False, background=background,
+                        soundscape_val=val, soundscape_train=train)
+    write_ensemble_list(cfg.checkpoint_dir, [result], 0)
+    rows = [_row(cfg, recipe, seed, 0, result.history, test_score(cfg, comp, solution), time.perf_counter() - started)]
+    for r in range(1, rounds + 1):
+        started = time.perf_counter()
+        done = run_round(dataclasses.replace(cfg, pseudo_rounds=rounds), tables.classes, inputs.train, r,
+                         inputs.unlabelled, progress=False, background=background, soundscape_val=val,
+                         soundscape_train=train)
+        history = next(iter(done.students.values()))[0].history
+        rows.append(_row(cfg, recipe, seed, r, history, test_score(cfg, comp, solution),
+                         time.perf_counter() - started))
+    if rounds:
+        rows.append(_row(cfg, recipe, seed, "all", None, test_score(cfg, comp, solution, "all"), 0.0))
+    return rows
+
+
+def _row(cfg, recipe, seed, round_, history, test, seconds) -> dict:
+    val = {} if history is None else {"val_clip_auc": _best(history, "val_auc"),
+                                      "val_soundscape_auc": _best(history, "val_soundscape_auc")}
+    return {"recipe": recipe, "seed": seed, "round": str(round_), **val, "test_auc": test,
+            "train_s": round(seconds, 1), "run_dir": cfg.run_dir}
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("val_clip_auc", "val_soundscape_auc", "test_auc") if c in results]
+    grouped = results.groupby(["design", "recipe", "round"], sort=False)
+    out = grouped[cols].agg(["mean", "std"])
+    out.columns = [f"{c}_{s}" for c, s in out.columns]
+    out["seeds"] = grouped.size()
+    out["train_s_mean"] = grouped["train_s"].mean()
+    return out.reset_index()
+
+
+def run(designs, seeds, recipes, rounds, out, year=2025, extra=None) -> pd.DataFrame:
+    import yaml
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    csv = out / "results.csv"
+    done = pd.read_csv(csv, dtype={"round": str}) if csv.is_file() else pd.DataFrame()
+    for design in designs:
+        info = generate_demo_competition(out / "data" / design, year=year, design=design)
+        for seed in seeds:
+            for recipe in ["baseline", *recipes]:
+                if len(done) and ((done.design == design) & (done.recipe == recipe) & (done.seed == seed)).any():
+                    continue
+                if recipe == "baseline":
+                    rows = [{"recipe": "baseline", "seed": seed, "round": "0",
+                             "test_auc": run_baseline(info["competition_dir"], info["solution_path"], seed)}]
+                else:
+                    rows = run_one(params, recipe, seed, info, out / design, rounds, extra or {})
+                new = pd.DataFrame([{"design": design, **r} for r in rows])
+                done = pd.concat([done, new], ignore_index=True)
+                done.to_csv(csv, index=False)
+                print(new.drop(columns=["run_dir"], errors="ignore").to_string(index=False), flush=True)
+    summary = summarise(done)
+    (out / "summary.md").write_text("\n".join(markdown_table(summary, list(summary.columns))) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary.to_dict(orient="records"), indent=1, default=float))
+    return summary
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--designs", default="field,field-b")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--recipes", default=",".join(RECIPES))
+    p.add_argument("--rounds", type=int, default=0, help="self-training rounds after each supervised run")
+    p.add_argument("--year", type=int, default=2025)
+    p.add_argument("--set", action="append", default=[], help="extra Config override key=value (YAML value)")
+    p.add_argument("--out", default="runs/experiments")
+    a = p.parse_args(argv)
+    import yaml
+    extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)}
+    summary = run(a.designs.split(","), [int(s) for s in a.seeds.split(",")], a.recipes.split(","), a.rounds, a.out,
+                  a.year, extra)
+    print("\n".join(markdown_table(summary, list(summary.columns))))
+
+
+if __name__ == "__main__":
+    main()

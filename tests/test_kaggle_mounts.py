@@ -1,0 +1,129 @@
+"""Kaggle's four input mount layouts: the data, the code, the wheels and the training output are found.
+
+Each test builds a fake ``/kaggle/input`` in one layout (the old ``<slug>/``, ``competitions/<slug>/``,
+``datasets/<owner>/<slug>/``, ``notebooks/<owner>/<slug>/``) holding all four sources, and runs the
+same search the notebooks and the staged cells run. Fast: no notebook, no network.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+from birdkit.notebook.paths import find_checkpoints, find_competition_dir, find_wheel_dirs
+from birdkit_tools.kaggle_cells import bootstrap_cell
+
+LAYOUTS = {
+    "legacy": lambda slug: Path(slug),
+    "competitions": lambda slug: Path("competitions") / slug,
+    "datasets": lambda slug: Path("datasets") / "someone" / slug,
+    "notebooks": lambda slug: Path("notebooks") / "someone" / slug,
+}
+CHECKPOINT = "best_model_improved.pth"
+
+
+def make_competition(folder: Path) -> Path:
+    (folder / "train_audio" / "abc").mkdir(parents=True)
+    (folder / "test_soundscapes").mkdir()
+    (folder / "taxonomy.csv").write_text("primary_label,inat_taxon_id,scientific_name,common_name,class_name\n")
+    (folder / "train.csv").write_text("primary_label,secondary_labels,type,filename\n")
+    (folder / "sample_submission.csv").write_text("row_id,abc\n")
+    return folder
+
+
+def make_code(folder: Path) -> Path:
+    (folder / "birdkit").mkdir(parents=True)
+    (folder / "birdkit" / "__init__.py").write_text('__version__ = "fake"\n')
+    return folder
+
+
+def make_wheels(folder: Path, tags=("cp311", "cp312", "cp313")) -> Path:
+    for tag in tags:
+        (folder / tag).mkdir(parents=True)
+        (folder / tag / f"openvino-2026.4.1-1-{tag}-{tag}-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    return folder
+
+
+def make_training_output(folder: Path) -> Path:
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints" / CHECKPOINT).write_bytes(b"weights")
+    (folder / "history.csv").write_text("epoch\n")
+    return folder / "checkpoints" / CHECKPOINT
+
+
+def kaggle_tree(root: Path, layout: str) -> dict:
+    """All four sources mounted in ``layout`` under ``root``; returns where each one is."""
+    at = LAYOUTS[layout]
+    return {"data": make_competition(root / at("birdclef-2025")), "code": make_code(root / at("birdkit-code")),
+            "wheels": make_wheels(root / at("birdkit-wheels")),
+            "checkpoint": make_training_output(root / at("birdkit-train"))}
+
+
+@pytest.fixture
+def clean_sys_path(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+def run_bootstrap(kaggle_input: Path, capsys) -> str:
+    exec(bootstrap_cell("someone/birdkit-code"), {"kaggle_input": str(kaggle_input)})
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_each_layout_finds_data_code_wheels_and_training_output(layout, tmp_path, capsys, clean_sys_path):
+    root = tmp_path / "input"
+    where = kaggle_tree(root, layout)
+    assert find_competition_dir("", str(root)) == where["data"]
+    assert find_checkpoints([], tmp_path / "no-run", str(root)) == [where["checkpoint"]]
+    assert find_wheel_dirs(root) == [where["wheels"] / t for t in ("cp311", "cp312", "cp313")]
+    printed = run_bootstrap(root, capsys)
+    assert sys.path[0] == str(where["code"]) and f"birdkit from {where['code']}" in printed
+    assert "also found" not in printed and "using" not in capsys.readouterr().out
+
+
+def test_kaggle_2026_mixed_layout(tmp_path, capsys, clean_sys_path):
+    """What a 2026 kernel sees: competition, datasets and the training kernel's output in their own folders."""
+    root = tmp_path / "input"
+    data = make_competition(root / "competitions" / "birdclef-2025")
+    code = make_code(root / "datasets" / "someone" / "birdkit-code")
+    wheels = make_wheels(root / "datasets" / "someone" / "birdkit-wheels", ("cp312",))
+    checkpoint = make_training_output(root / "notebooks" / "someone" / "birdkit-train")
+    assert find_competition_dir("", str(root), "birdclef-2025") == data
+    assert find_checkpoints([], tmp_path / "no-run", str(root)) == [checkpoint]
+    assert find_wheel_dirs(root) == [wheels / "cp312"]
+    assert f"birdkit from {code}" in run_bootstrap(root, capsys)
+
+
+def test_two_candidates_the_choice_is_printed_with_the_other(tmp_path, capsys, clean_sys_path):
+    root = tmp_path / "input"
+    new = make_competition(root / "competitions" / "birdclef-2025")
+    old = make_competition(root / "birdclef-2024")
+    assert find_competition_dir("", str(root), "birdclef-2025") == new
+    printed = capsys.readouterr().out
+    assert f"competition data: using {new}; also found:\n    {old}" in printed and "data_dir" in printed
+    first = make_training_output(root / "birdkit-train")
+    second = make_training_output(root / "notebooks" / "someone" / "birdkit-train")
+    assert find_checkpoints([], tmp_path / "no-run", str(root)) == [first]  # the shallower one
+    printed = capsys.readouterr().out
+    assert f"using {first}; also found:\n    {second}" in printed and "checkpoint_paths" in printed
+
+
+def test_bootstrap_prefers_the_code_dataset_and_names_the_others(tmp_path, capsys, clean_sys_path):
+    root = tmp_path / "input"
+    decoy = make_code(root / "someones-fork")  # shallower, but not the code dataset's slug
+    code = make_code(root / "datasets" / "someone" / "birdkit-code")
+    printed = run_bootstrap(root, capsys)
+    assert sys.path[0] == str(code)
+    assert f"birdkit from {code}\n  also found (not used): {decoy}" in printed
+
+
+def test_nothing_attached_is_said(tmp_path, capsys, clean_sys_path):
+    root = tmp_path / "input"
+    root.mkdir()
+    before = list(sys.path)
+    assert "no birdkit code dataset under /kaggle/input: attach someone/birdkit-code" in run_bootstrap(root, capsys)
+    assert sys.path == before
+    with pytest.raises(FileNotFoundError, match="no competition folder found under"):
+        find_competition_dir("", str(root))
+    with pytest.raises(FileNotFoundError, match=f"no {CHECKPOINT} in"):
+        find_checkpoints([], tmp_path / "no-run", str(root))
+    assert find_wheel_dirs(root) == [] and find_wheel_dirs(tmp_path / "missing") == []
