@@ -176,6 +176,9 @@ def import_teacher(cfg, found_list: Path) -> int:
     if source.resolve() != cfg.checkpoint_dir.resolve():
         shutil.copytree(source, cfg.checkpoint_dir, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("export", "*.tmp", "last.pth"))
+        history = source.parent / "history.csv"   # the supervised epochs' duration (round estimate)
+        if history.is_file() and not (cfg.run_path / "history.csv").is_file():
+            shutil.copy(history, cfg.run_path / "history.csv")
     return last_round(cfg.checkpoint_dir)
 
 
