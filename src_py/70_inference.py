@@ -27,12 +27,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
+from birdkit.competition import budget_minutes, detect_layout, projected_minutes
 from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes, seed_view
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
 
 cfg, comp = session.start(globals(), "inference")
+layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget
 paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input)
 ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph)
 sample_submission = pd.read_csv(comp / "sample_submission.csv")
@@ -43,7 +45,7 @@ if dry_run:
           "Kaggle fills the folder when it reruns the submitted notebook")
 
 # %%
-result = predict_soundscapes(files, ensemble, cfg, sample_submission)
+result = predict_soundscapes(files, ensemble, cfg, sample_submission, file_seconds=layout.test_file_seconds)
 ensemble.close()  # stop the inference worker processes
 session.write_skips(cfg.run_dir, "inference", result.skipped)
 out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
@@ -54,6 +56,10 @@ t = result.timings
 print(f"wrote {out}: {len(result.submission)} rows x {result.submission.shape[1] - 1} labels; "
       f"{t['files']} files in {t['seconds']:.1f} s ({t['seconds'] / max(t['files'], 1):.2f} s per file, "
       f"{t['workers']} worker process(es), model {t['model_seconds']:.1f} s)")
+budget = budget_minutes(layout, cfg.time_budget_minutes)
+projected = projected_minutes(layout, t["seconds"], len(result.submission) * cfg.window_seconds)
+print(f"at this pace, Kaggle's ~{layout.hidden_test_files} test files of {layout.test_file_seconds} s would take "
+      f"{projected:.1f} min on this machine; the {layout.year} budget is {budget:.0f} min")
 
 # %% [markdown]
 # ## Sample predictions and confidence

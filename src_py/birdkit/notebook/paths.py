@@ -11,7 +11,10 @@ COMPETITION_MARKERS = ("taxonomy.csv", "sample_submission.csv")
 
 
 def is_competition_dir(path: Path) -> bool:
-    return all((Path(path) / m).is_file() for m in COMPETITION_MARKERS)
+    """Any year's layout (2024, 2025, 2026): ``birdkit.competition`` decides."""
+    from ..competition import is_competition_dir as any_year
+
+    return any_year(path)
 
 
 def _search(root: Path, name: str, max_depth: int) -> list[Path]:
