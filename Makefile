@@ -6,7 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KERNEL := birdkit
-DEMO_DIR := data/demo
+YEAR ?= 2025
+DESIGN ?=
+# the demo competition's folder: data/demo (2025, default design), data/demo-2026, data/demo-2024-field-b, ...
+DEMO_DIR ?= data/demo$(if $(filter-out 2025,$(YEAR)),-$(YEAR))$(if $(DESIGN),-$(DESIGN))
 PARAMS ?= params/demo.yaml
 DATA_DIR ?=
 SOLUTION ?=
@@ -32,12 +35,12 @@ sync: venv  ## regenerate notebooks/*.ipynb from src_py/*.py
 check: venv  ## fail if a src_py/notebooks pair differs or a notebook carries outputs
 	$(PY) -m birdkit_tools.nbsync check
 
-demo-data: venv
-	$(PY) -m birdkit_tools.demo_data --out $(DEMO_DIR)
+demo-data: venv  ## make demo-data [YEAR=2024|2025|2026] [DESIGN=field|classic|field-b]
+	$(PY) -m birdkit_tools.demo_data --out $(DEMO_DIR) --year $(YEAR) $(if $(DESIGN),--design $(DESIGN))
 
-demo: venv demo-data  ## the whole pipeline on the demo competition
+demo: venv demo-data  ## the whole pipeline on the demo competition [YEAR=2024|2025|2026] [DESIGN=...]
 	@start=$$(date +%s); \
-	$(PY) -m birdkit_tools.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-2025 \
+	$(PY) -m birdkit_tools.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-$(YEAR) \
 	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) && \
 	echo "make demo: the notebooks took $$(( $$(date +%s) - start )) s (the venv and the demo data were made before)"
 
