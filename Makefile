@@ -16,7 +16,7 @@ SOLUTION ?=
 NAME ?=
 RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME))
 
-.PHONY: venv sync check lint demo demo-data run smoke test test-fast bench push push-status pull-output push-wheels clean
+.PHONY: venv sync check lint demo demo-data baseline run smoke test test-fast bench push push-status pull-output push-wheels clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -43,6 +43,10 @@ demo: venv demo-data  ## the whole pipeline on the demo competition [YEAR=2024|2
 	$(PY) -m birdkit_tools.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-$(YEAR) \
 	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) && \
 	echo "make demo: the notebooks took $$(( $$(date +%s) - start )) s (the venv and the demo data were made before)"
+
+baseline: venv $(if $(DATA_DIR),,demo-data)  ## logistic regression on log-mel statistics [DATA_DIR=... SOLUTION=...]
+	$(PY) -m birdkit_tools.baseline --data-dir $(or $(DATA_DIR),$(DEMO_DIR)/birdclef-$(YEAR)) \
+	  --solution $(or $(SOLUTION),$(DEMO_DIR)/solution.csv) --out runs/baseline
 
 run: venv  ## make run PARAMS=params/x.yaml DATA_DIR=/path/to/birdclef-2025 [SOLUTION=...] [NAME=...]
 	$(PY) -m birdkit_tools.runner $(RUN_ARGS)

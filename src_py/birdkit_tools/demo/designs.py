@@ -58,10 +58,10 @@ class Design:
 DESIGNS = {
     "classic": Design("classic"),
     "field": Design("field", field=True, n_test=10, n_train_soundscapes=20, n_labelled=5,
-                    distance_m=(10.0, 60.0), rt60_s=(0.3, 1.5), snr_db=(0.0, 10.0), unknown_species=4,
+                    distance_m=(10.0, 100.0), rt60_s=(0.3, 1.5), snr_db=(-5.0, 5.0), unknown_species=4,
                     unknown_rate=0.35, noises=(("rain", 0.3, 0.3, 1.0), ("chorus", 0.7, 0.2, 0.6))),
     "field-b": Design("field-b", field=True, species_seed=4729, n_test=10, n_train_soundscapes=20, n_labelled=5,
-                      distance_m=(15.0, 90.0), rt60_s=(0.8, 2.0), snr_db=(-3.0, 8.0), unknown_species=6,
+                      distance_m=(15.0, 150.0), rt60_s=(0.8, 2.0), snr_db=(-8.0, 4.0), unknown_species=6,
                       unknown_rate=0.5, noises=(("stream", 0.6, 0.3, 1.0), ("hum", 0.4, 0.2, 0.6),
                                                 ("rain", 0.5, 0.3, 1.0), ("chorus", 0.4, 0.1, 0.4)),
                       prevalence_skew=1.3, site_spread=1.0, n_sites=3, late_prob=0.6,
