@@ -63,14 +63,16 @@ lint: venv  ## ruff: the linter's check (CI runs it)
 clean:
 	rm -rf runs build staging
 
-# ---- Kaggle: make push [DRY_RUN=1] [KERNELS=train,infer|all] [STAGING=dir] (birdkit_tools.kaggle_push) ----
+# ---- Kaggle: make push [DRY_RUN=1] [KERNELS=train,infer|all] [STAGING=dir] [KAGGLE_PARAMS=params/kaggle-2026.yaml]
+# (birdkit_tools.kaggle_push; the params file's `competition` becomes the kernels' competition_sources) ----
 # Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/kaggle.json, KAGGLE_USERNAME/KAGGLE_KEY);
 # nothing here reads or prints them.
 STAGING ?= staging
 DRY_RUN ?=
 KERNELS ?=
 PULL_DIR ?= runs/kaggle
-PUSH_ARGS = --staging $(STAGING) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(KERNELS),--kernels $(KERNELS))
+PUSH_ARGS = --staging $(STAGING) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run) $(if $(KERNELS),--kernels $(KERNELS)) \
+  $(if $(KAGGLE_PARAMS),--params $(KAGGLE_PARAMS))
 
 push: venv  ## stage + validate + push code dataset and kernels (DRY_RUN=1: print the commands, no network)
 	$(PY) -m birdkit_tools.kaggle_push push $(PUSH_ARGS)
