@@ -9,6 +9,11 @@
 # averaged. The seed's view (`filename, predicted_species, confidence`) is written too, as
 # `submission_seed_view.csv`. When `test_soundscapes/` is empty (the public Kaggle data) a few
 # train soundscapes are predicted as a dry run, and the notebook says so.
+#
+# Any year (2024, 2025, 2026): each file gets one row per 5-s window of its own length (48 for
+# 2024's 4-min files; an undecodable file gets its header's length, else the year's); the year's
+# time budget is set against the measured pace. `prior` adds an optional per-site or per-hour
+# class prior learned from labelled soundscapes (2026 file names carry site and hour).
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -17,6 +22,8 @@ checkpoint_paths = []      # [] = this run's best checkpoint, else one found und
 backend = "openvino"       # torch | onnxruntime | openvino (falls back to torch if missing)
 tta_views = 1
 smoothing = 0.0            # weight of each neighbouring window; 0 = off
+prior = "off"              # off | site | hour: class prior from labelled soundscapes (2026 names)
+prior_weight = 0.0         # how far the prior moves each window's logit (0 = not at all)
 solution_path = ""         # ground truth in submission layout: print the competition metric
 submission_path = ""       # "" = <run_dir>/submission.csv (Kaggle params: submission.csv)
 
@@ -32,6 +39,7 @@ from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
+from birdkit.priors import adjust_submission
 
 cfg, comp = session.start(globals(), "inference")
 layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget
@@ -47,6 +55,9 @@ if dry_run:
 # %%
 result = predict_soundscapes(files, ensemble, cfg, sample_submission, file_seconds=layout.test_file_seconds)
 ensemble.close()  # stop the inference worker processes
+if cfg.prior != "off":  # per-site or per-hour class prior learned from the labelled soundscapes
+    result.submission, prior_note = adjust_submission(result.submission, layout, cfg.prior, cfg.prior_weight)
+    print(prior_note)
 session.write_skips(cfg.run_dir, "inference", result.skipped)
 out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
 result.submission.to_csv(out, index=False)
