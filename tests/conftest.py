@@ -21,6 +21,8 @@ def real_audio():
 
 
 SMALL_DEMO = dict(scale=0.3, n_test=2, n_train_soundscapes=1)
+FIELD_2026 = dict(year=2026, design="field", n_labelled=2)   # make_demo(**FIELD_2026): the small 2026 demo
+FIELD_2024 = dict(year=2024, design="field", n_labelled=2)
 
 
 @pytest.fixture(scope="session")

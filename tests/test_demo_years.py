@@ -17,9 +17,8 @@ from birdkit_tools.demo.generate import plan_field
 from birdkit_tools.demo.layouts import TRAIN_COLUMNS
 from birdkit_tools.demo.sound import far_away, render_field, reverb_tail
 from birdkit_tools.demo.species import SR, synth_call
+from conftest import FIELD_2024, FIELD_2026
 
-FIELD_2026 = dict(year=2026, design="field", n_labelled=2)
-FIELD_2024 = dict(year=2024, design="field", n_labelled=2)
 FIELD_B = dict(year=2025, design="field-b", n_labelled=1, n_test=1)
 
 
