@@ -10,6 +10,7 @@ from birdkit.soundscape_labels import (
     name_metadata,
     parse_time,
     read_soundscape_labels,
+    score_windows,
     split_labels,
 )
 
@@ -116,3 +117,14 @@ def test_windows_carry_site_and_hour(labels_csv, tmp_path):
     other.write_text("filename,start,end,primary_label\nsoundscape_1.ogg,00:00:00,00:00:05,brnowl\n")
     w = read_soundscape_labels(other, CLASSES).windows
     assert w.site.isna().all() and w.hour.isna().all()
+
+
+def test_score_windows_matches_rows_by_id(labels_csv):
+    lab = read_soundscape_labels(labels_csv, CLASSES)
+    perfect = pd.DataFrame(lab.targets, columns=CLASSES).assign(row_id=lab.windows.row_id)[::-1]  # any order
+    assert score_windows(perfect, lab) == 1.0
+    inverted = perfect.assign(**{c: 1 - perfect[c] for c in CLASSES})
+    assert score_windows(inverted, lab) == 0.0
+    assert score_windows(perfect, lab, mask=[True, True, False, True]) == 1.0
+    with pytest.raises(ValueError, match="lacks 1 labelled windows"):
+        score_windows(perfect.iloc[1:], lab)

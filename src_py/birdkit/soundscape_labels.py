@@ -8,6 +8,7 @@ turns it into one row per 5-s window with a multi-hot target over the submission
 >>> labelled.windows[["filename", "stem", "start", "end", "row_id"]]   # row_id = <stem>_<end second>
 >>> labelled.targets                                                   # float32 [N, C]
 >>> folds = group_folds(labelled.windows, n_folds=5, seed=0)           # whole files per fold
+>>> score_windows(submission, labelled, mask=folds == 0)               # the metric on fold 0's windows
 
 Labels that are not classes are counted (``unknown``) and reported, never silently dropped.
 ``name_metadata`` reads site and hour from 2026 file names (``BC2026_Train_0039_S22_20211231_201500``);
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .metrics import macro_roc_auc
 
 LABEL_COLUMNS = ["filename", "start", "end", "primary_label"]
 WINDOW_SECONDS = 5.0
@@ -143,6 +146,18 @@ def _labelled(merged: dict, classes: list, raw_rows: int, duplicate_rows: int) -
 
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def score_windows(submission: pd.DataFrame, labelled: LabelledSoundscapes, mask=None) -> float:
+    """The competition metric (macro ROC-AUC over classes with a positive) of ``submission``'s
+    rows for the labelled windows (matched by ``row_id``; ``mask`` picks windows, e.g. one fold)."""
+    keep = np.ones(len(labelled), bool) if mask is None else np.asarray(mask, bool)
+    ids = labelled.windows["row_id"][keep]
+    rows = submission.set_index("row_id")
+    missing = ids[~ids.isin(rows.index)]
+    if len(missing):
+        raise ValueError(f"submission lacks {len(missing)} labelled windows, e.g. {missing.iloc[:3].tolist()}")
+    return macro_roc_auc(labelled.targets[keep], rows.loc[ids, list(labelled.classes)].to_numpy())
 
 
 def group_folds(windows: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:

@@ -31,6 +31,7 @@ from birdkit.competition import detect_layout
 from birdkit.features import MelFrontEnd, MelSettings
 from birdkit.infer import choose_soundscapes
 from birdkit.metrics import score_submission
+from birdkit.soundscape_labels import read_soundscape_labels, score_windows
 from birdkit.tables import read_competition_taxonomy, read_train, submission_classes
 from birdkit.windows import row_ids
 
@@ -89,8 +90,9 @@ def fit_predict(x_train, y_train, x_test, seed: int) -> np.ndarray:
     return probs
 
 
-def soundscape_windows(layout, features) -> tuple[np.ndarray, list, list]:
-    files, _ = choose_soundscapes(layout.root, dry_run_count=0)
+def soundscape_windows(layout, features, files=None) -> tuple[np.ndarray, list, list]:
+    """Features and row ids of every 5-s window of ``files`` (default: the test soundscapes)."""
+    files = choose_soundscapes(layout.root, dry_run_count=0)[0] if files is None else files
     xs, ids, skipped = [], [], []
     for path in files:
         try:
@@ -103,9 +105,19 @@ def soundscape_windows(layout, features) -> tuple[np.ndarray, list, list]:
     return np.concatenate(xs), ids, skipped
 
 
+def labelled_windows(layout, classes, features):
+    """The labelled soundscapes (validation) and their window features, if the folder has them."""
+    if layout.labels_csv is None or layout.soundscape_dir is None:
+        return None, np.zeros((0, 5 * MEL.n_mels), np.float32), []
+    labelled = read_soundscape_labels(layout.labels_csv, classes)
+    x, ids, _ = soundscape_windows(layout, features, [layout.soundscape_dir / f for f in labelled.files])
+    return labelled, x, ids
+
+
 def run_baseline(comp_dir, solution_path, seed: int = 0, out_dir=None) -> float:
     """Train on ``comp_dir``'s recordings, score its test soundscapes against ``solution_path``;
-    returns the macro ROC-AUC (and writes ``baseline.json`` + ``submission.csv`` to ``out_dir``)."""
+    returns the macro ROC-AUC. ``out_dir`` gets ``submission.csv`` and ``baseline.json`` (with the
+    score on the labelled soundscapes too, when the folder has a labels file)."""
     started = time.perf_counter()
     torch.manual_seed(seed)
     layout = detect_layout(comp_dir)
@@ -113,17 +125,21 @@ def run_baseline(comp_dir, solution_path, seed: int = 0, out_dir=None) -> float:
     features = Features()
     x_train, y_train, skipped = training_set(layout, classes, features)
     x_test, ids, test_skipped = soundscape_windows(layout, features)
-    probs = fit_predict(x_train, y_train, x_test, seed)
-    submission = pd.DataFrame(probs, columns=classes)
+    labelled, x_lab, lab_ids = labelled_windows(layout, classes, features)
+    probs = fit_predict(x_train, y_train, np.concatenate([x_test, x_lab]), seed)
+    submission = pd.DataFrame(probs[: len(x_test)], columns=classes)
     submission.insert(0, "row_id", ids)
     auc = score_submission(submission, pd.read_csv(solution_path), submitted_files_only=bool(test_skipped))
+    labelled_auc = None if labelled is None else score_windows(
+        pd.DataFrame(probs[len(x_test):], columns=classes).assign(row_id=lab_ids), labelled)
     if out_dir:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         submission.to_csv(out / "submission.csv", index=False)
-        summary = {"macro_roc_auc": auc, "competition_dir": str(comp_dir), "year": layout.year, "seed": seed,
-                   "train_chunks": len(x_train), "test_windows": len(ids), "features": int(x_train.shape[1]),
-                   "skipped": skipped + test_skipped, "seconds": round(time.perf_counter() - started, 1)}
+        summary = {"macro_roc_auc": auc, "labelled_soundscapes_auc": labelled_auc, "competition_dir": str(comp_dir),
+                   "year": layout.year, "seed": seed, "train_chunks": len(x_train), "test_windows": len(ids),
+                   "features": int(x_train.shape[1]), "skipped": skipped + test_skipped,
+                   "seconds": round(time.perf_counter() - started, 1)}
         (out / "baseline.json").write_text(json.dumps(summary, indent=1))
     return auc
 
@@ -137,8 +153,10 @@ def main(argv=None) -> float:
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     auc = run_baseline(args.data_dir, args.solution, args.seed, args.out)
-    print(f"baseline (logistic regression on log-mel statistics) on {args.data_dir}: macro ROC-AUC {auc:.4f} "
-          f"({time.perf_counter() - t0:.0f} s); written to {Path(args.out) / 'baseline.json'}")
+    labelled = json.loads((Path(args.out) / "baseline.json").read_text())["labelled_soundscapes_auc"]
+    print(f"baseline (logistic regression on log-mel statistics) on {args.data_dir}: macro ROC-AUC {auc:.4f}"
+          + (f", on the labelled soundscapes {labelled:.4f}" if labelled is not None else "")
+          + f" ({time.perf_counter() - t0:.0f} s); written to {Path(args.out) / 'baseline.json'}")
     return auc
 
 
