@@ -188,8 +188,10 @@ def _write_all(tmp: Path, year: int, design: Design, seed, n_test, n_train_ss, n
     comp = tmp / competition_name(year)
     species = design.species(year)
     rows = plan_train(seed, scale, species, year, design)
-    plan = plan_field if design.field else (lambda s, y, d, *a: plan_classic(s, y, *a))
-    scapes = plan(seed, year, design, species, n_test, n_train_ss, n_labelled)
+    if design.field:
+        scapes = plan_field(seed, year, design, species, n_test, n_train_ss, n_labelled)
+    else:
+        scapes = plan_classic(seed, year, species, n_test, n_train_ss, n_labelled)
     for sub in ("train_audio", lay.SOUNDSCAPE_DIR[year], "test_soundscapes"):
         (comp / sub).mkdir(parents=True, exist_ok=True)
     jobs, unknown = _jobs(seed, comp, year, rows, scapes), design.unknown()
