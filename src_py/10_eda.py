@@ -1,10 +1,12 @@
 # %% [markdown]
-# # 1 · Exploring the BirdCLEF 2025 data
+# # 1 · Exploring the BirdCLEF data (2024, 2025 or 2026)
 #
-# What the competition folder holds: recordings per species (a long tail), classes and
-# collections, durations, secondary labels, ratings and locations. Every plot is also saved as
-# PNG under `<run_dir>/plots/`. Parameters come from `params/*.yaml` (papermill) or the cell
-# below when run by hand; on Kaggle the data folder is found under `/kaggle/input`.
+# What the competition folder holds: which year's layout it is, recordings per species (a long
+# tail), classes and collections, classes without training audio, durations, secondary labels,
+# ratings and locations, and, where the folder has them, the labelled soundscapes and the site
+# and hour that 2026 file names carry. Every plot is also saved as PNG under `<run_dir>/plots/`.
+# Parameters come from `params/*.yaml` (papermill) or the cell below when run by hand; on Kaggle
+# the data folder is found under `/kaggle/input`.
 
 # %% tags=["parameters"]
 data_dir = ""                # "" = search kaggle_input for the competition folder
@@ -24,7 +26,9 @@ from birdkit.notebook import eda, plots, session
 cfg, comp = session.start(globals(), "eda")
 tables = session.load_tables(comp, cfg.run_dir)
 taxonomy, classes, train = tables.taxonomy, tables.classes, tables.train
-print(f"{len(train)} usable recordings of {train.primary_label.nunique()} species; taxonomy has {len(classes)} classes")
+print(f"{len(train)} usable recordings of {train.primary_label.nunique()} species; "
+      f"the submission has {len(classes)} classes")
+print(tables.layout.describe())
 
 # %% [markdown]
 # ## Recordings per species (seed cell 3)
@@ -41,12 +45,15 @@ display(eda.rarest(counts, taxonomy, 5))
 
 # %%
 merged = eda.with_taxonomy(train, taxonomy)
-for column in ("class_name", "collection"):
+for column in [c for c in ("class_name", "collection") if c in merged]:  # 2024 has no collection
     fig = plots.bar_counts(merged[column].value_counts(), f"recordings by {column}")
     plots.save(fig, cfg.run_dir, f"by_{column}")
 rare = eda.rare_species(counts, classes, cfg.rare_threshold)
-print(f"{len(rare)} species with fewer than {cfg.rare_threshold} recordings (0 = in taxonomy, not in train.csv): "
+print(f"{len(rare)} species with fewer than {cfg.rare_threshold} recordings (0 = a class with no recording): "
       + ", ".join(f"{label} ({n})" for label, n in rare.items()))
+untrained = tables.untrained_classes
+print(f"{len(untrained)} of {len(classes)} classes have no training recording (they keep their column and "
+      f"model output): {untrained}")
 
 # %% [markdown]
 # ## Durations (from file headers, no decoding), secondary labels, ratings, locations
@@ -65,3 +72,38 @@ fig = plots.bar_counts(train["rating"].value_counts().sort_index(), "rating (0 =
 plots.save(fig, cfg.run_dir, "ratings")
 fig = plots.locations(merged)
 plots.save(fig, cfg.run_dir, "locations")
+
+# %% [markdown]
+# ## Labelled soundscapes (`train_soundscapes_labels.csv`: 2026, or any folder that has one)
+# Windows per class, and the classes that occur only there (no training recording).
+
+# %%
+labelled = tables.labelled
+if labelled is None:
+    print("no train_soundscapes_labels.csv in this folder")
+else:
+    print(labelled.summary())
+    per_class = eda.labelled_per_class(labelled, taxonomy)
+    fig = plots.bar_counts(per_class.set_index("primary_label")["windows"], "labelled windows per class", "windows")
+    plots.save(fig, cfg.run_dir, "labelled_windows_per_class")
+    only = eda.only_in_soundscapes(tables)
+    print(f"{len(only)} classes occur only in labelled soundscapes (no training recording): {only}")
+    if labelled.unknown:
+        print(f"labels that are not submission classes (counted, not targets): {labelled.unknown}")
+
+# %% [markdown]
+# ## Site and hour from file names (2026: `BC2026_Train_<id>_S<site>_<YYYYMMDD>_<HHMMSS>`)
+# Other names carry no metadata, and these tables stay empty.
+
+# %%
+files = eda.soundscape_files(tables.layout)
+for key in ("site", "hour"):
+    per_file = eda.counts_by(files, key)
+    per_window = eda.counts_by(labelled.windows, key) if labelled is not None else per_file.iloc[:0]
+    if per_file.empty and per_window.empty:
+        print(f"no soundscape name carries a {key}")
+        continue
+    print(f"soundscape files per {key}: {per_file.to_dict()}")
+    if not per_window.empty:
+        fig = plots.bar_counts(per_window, f"labelled windows per {key}", "windows")
+        plots.save(fig, cfg.run_dir, f"labelled_windows_per_{key}")

@@ -15,6 +15,11 @@
 # the budget. The seed's view (`filename, predicted_species, confidence`) is written too, as
 # `submission_seed_view.csv`. When `test_soundscapes/` is empty (the public Kaggle data) a few
 # train soundscapes are predicted as a dry run, and the notebook says so.
+#
+# Any year (2024, 2025, 2026): each file gets one row per 5-s window of its own length (48 for
+# 2024's 4-min files; an undecodable file gets its header's length, else the year's); the year's
+# time budget is set against the measured pace. `prior` adds an optional per-site or per-hour
+# class prior learned from labelled soundscapes (2026 file names carry site and hour).
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -26,6 +31,8 @@ tta_views = 1
 smoothing = 0.0            # weight of each neighbouring window; 0 = off
 file_max_rescale = 0.0     # p * max over the file ** a, per class; 0 = off
 max_budget_share = 0.8     # refuse an ensemble projected above this share of the CPU budget
+prior = "off"              # off | site | hour: class prior from labelled soundscapes (2026 names)
+prior_weight = 0.0         # how far the prior moves each window's logit (0 = not at all)
 solution_path = ""         # ground truth in submission layout: print the competition metric
 submission_path = ""       # "" = <run_dir>/submission.csv (Kaggle params: submission.csv)
 
@@ -41,9 +48,11 @@ from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
+from birdkit.priors import adjust_submission
 from birdkit.projection import check_budget, project
 
 cfg, comp = session.start(globals(), "inference")
+layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget
 paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input)
 ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph,
                          chunk_seconds=cfg.infer_chunk_seconds)
@@ -58,7 +67,7 @@ if dry_run:
 # ## Projected time on Kaggle's hidden test set
 
 # %%
-projection = project(ensemble, files, cfg, detect_layout(comp).year)
+projection = project(ensemble, files, cfg, layout)
 print(projection.describe())
 check_budget(projection, cfg.max_budget_share)
 
@@ -66,8 +75,11 @@ check_budget(projection, cfg.max_budget_share)
 # ## Score every soundscape
 
 # %%
-result = predict_soundscapes(files, ensemble, cfg, sample_submission)
+result = predict_soundscapes(files, ensemble, cfg, sample_submission, file_seconds=layout.test_file_seconds)
 ensemble.close()  # stop the inference worker processes
+if cfg.prior != "off":  # per-site or per-hour class prior learned from the labelled soundscapes
+    result.submission, prior_note = adjust_submission(result.submission, layout, cfg.prior, cfg.prior_weight)
+    print(prior_note)
 session.write_skips(cfg.run_dir, "inference", result.skipped)
 out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
 result.submission.to_csv(out, index=False)

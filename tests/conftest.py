@@ -20,17 +20,38 @@ def real_audio():
     return REAL_AUDIO
 
 
+SMALL_DEMO = dict(scale=0.3, n_test=2, n_train_soundscapes=1)
+FIELD_2026 = dict(year=2026, design="field", n_labelled=2)   # make_demo(**FIELD_2026): the small 2026 demo
+FIELD_2024 = dict(year=2024, design="field", n_labelled=2)
+
+
 @pytest.fixture(scope="session")
-def demo_competition(tmp_path_factory):
-    """One small demo competition for the whole session (read-only: copy it before changing it)."""
-    return generate_demo_competition(tmp_path_factory.mktemp("demo") / "demo", scale=0.3, n_test=2,
-                                     n_train_soundscapes=1)
+def make_demo(tmp_path_factory):
+    """``make_demo(year, design, **counts)``: a small demo competition, made once per session for
+    each set of arguments (read-only: copy it before changing it)."""
+    made = {}
+
+    def make(year=2025, design="classic", **counts):
+        key = (year, design, tuple(sorted(counts.items())))
+        if key not in made:
+            out = tmp_path_factory.mktemp(f"demo-{year}-{design}") / "demo"
+            made[key] = generate_demo_competition(out, year=year, design=design, **{**SMALL_DEMO, **counts})
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_competition(make_demo):
+    """The session's small 2025 demo in the classic design (what most tests run on)."""
+    return make_demo(2025, "classic")
 
 
 @pytest.fixture
 def demo_copy(demo_competition, tmp_path):
     """A private copy of the session's demo competition folder and its solution file."""
-    comp = Path(shutil.copytree(demo_competition["competition_dir"], tmp_path / "demo" / "birdclef-2025"))
+    name = Path(demo_competition["competition_dir"]).name
+    comp = Path(shutil.copytree(demo_competition["competition_dir"], tmp_path / "demo" / name))
     solution = Path(shutil.copy(demo_competition["solution_path"], tmp_path / "demo" / "solution.csv"))
     return {**demo_competition, "competition_dir": str(comp), "solution_path": str(solution)}
 

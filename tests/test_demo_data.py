@@ -1,29 +1,27 @@
 """The synthetic competition folder: real layout, readable audio, ground truth, reproducibility."""
 import ast
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
-from birdkit_tools.demo_data import (
-    COMPETITION,
-    SPECIES,
-    TAXONOMY_COLUMNS,
-    TRAIN_COLUMNS,
-    generate_demo_competition,
-    window_labels,
-)
+from birdkit_tools.demo import CLASSIC as SPECIES
+from birdkit_tools.demo import TAXONOMY_COLUMNS, generate_demo_competition, window_labels
+from birdkit_tools.demo.layouts import TRAIN_COLUMNS as YEAR_COLUMNS
 
-SMALL = dict(scale=0.05, n_test=1, n_train_soundscapes=0)
+COMPETITION = "birdclef-2025"
+TRAIN_COLUMNS = YEAR_COLUMNS[2025]
+SMALL = dict(design="classic", scale=0.05, n_test=1, n_train_soundscapes=0)
+CLASSIC = dict(design="classic", scale=0.3, n_test=2, n_train_soundscapes=1)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    info = generate_demo_competition(out, scale=0.3, n_test=2, n_train_soundscapes=1)
-    return out, info
+def demo(demo_competition):
+    """The session's classic 2025 demo (conftest): ``(out folder, info)``."""
+    return Path(demo_competition["competition_dir"]).parent, demo_competition
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +148,7 @@ def test_second_call_reuses(demo):
     watched += sorted((out / COMPETITION / "test_soundscapes").glob("*.ogg"))[:1]
     before = [p.stat().st_mtime_ns for p in watched]
     t0 = time.perf_counter()
-    info = generate_demo_competition(out, scale=0.3, n_test=2, n_train_soundscapes=1)
+    info = generate_demo_competition(out, **CLASSIC)
     assert time.perf_counter() - t0 < 1.0
     assert info["reused"] and info["n_test"] == 2
     assert [p.stat().st_mtime_ns for p in watched] == before

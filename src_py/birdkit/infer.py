@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .audio import AudioError, audio_info
+from .competition import SOUNDSCAPE_DIRS
 from .ensemble import TTA, Ensemble, combine, decode, load_ensemble, score_wave  # noqa: F401  (notebooks' entry)
 from .metrics import file_stems
 from .pool import WorkerPool
@@ -27,7 +29,7 @@ from .tables import check_submission_columns
 from .tta import rescale_by_file_max, smooth_windows
 from .windows import n_windows, row_ids
 
-FALLBACK_SECONDS = 60.0  # an undecodable test file still gets the rows of a 60-s soundscape
+FALLBACK_SECONDS = 60.0  # an undecodable test file with no readable header: rows of a 60-s soundscape
 AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
 
 
@@ -41,8 +43,9 @@ def choose_soundscapes(competition_dir, dry_run_count: int, max_files: int = 0):
     comp = Path(competition_dir)
     files = list_audio(comp / "test_soundscapes")
     dry_run = not files
-    if dry_run:
-        files = list_audio(comp / "train_soundscapes")[:dry_run_count]
+    if dry_run:  # train_soundscapes/ (2025, 2026) or unlabeled_soundscapes/ (2024)
+        folder = next((comp / d for d in SOUNDSCAPE_DIRS if (comp / d).is_dir()), comp / "train_soundscapes")
+        files = list_audio(folder)[:dry_run_count]
     stems = {}
     for f in files:  # row_ids come from the stem: x.ogg and x.wav would write the same rows
         if f.stem in stems:
@@ -74,12 +77,24 @@ def worker_count(setting: int, n_files: int) -> int:
     return max(1, min(setting, n_files))
 
 
-def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True):
+def fallback_seconds(path, default: float = FALLBACK_SECONDS) -> float:
+    """Length of an undecodable file: from its header when that reads (and claims 0-60 min), else
+    ``default`` (the year's test file length, ``Layout.test_file_seconds``)."""
+    try:
+        seconds = audio_info(path)[1]
+    except AudioError:
+        return float(default)
+    return seconds if 0 < seconds <= 3600 else float(default)
+
+
+def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True,
+                        file_seconds: float = FALLBACK_SECONDS):
     """Submission rows for ``files``: ``row_id`` + one probability column per class.
 
     Each file's members are scored (in worker processes or here), then averaged over the members
     (``ensemble_average``: mean, or ranks over all files), then post-processed per file
-    (``file_max_rescale``, ``smoothing``).
+    (``file_max_rescale``, ``smoothing``). An undecodable file gets zero rows for its header's
+    length, else ``file_seconds``.
     """
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
@@ -93,7 +108,8 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
                                               disable=not progress):
         if error is not None:
             skipped.append({"filename": path.name, "reason": error.reason, "error": error.detail})
-            probs = np.zeros((len(ensemble.members), n_windows(int(FALLBACK_SECONDS * sr), window),
+            seconds_of_file = fallback_seconds(path, file_seconds)
+            probs = np.zeros((len(ensemble.members), n_windows(int(seconds_of_file * sr), window),
                               len(ensemble.classes)), dtype=np.float32)
         t_model += seconds
         per_file.append(probs)

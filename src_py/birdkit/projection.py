@@ -2,8 +2,9 @@
 
 A few soundscapes are scored here, as the inference notebook scores them (decode, TTA views,
 every member on the backend actually running); the rate per minute of audio, scaled from this
-machine's cores to Kaggle's 4, gives the projection for the year's hidden test set (2025: about
-700 one-minute files in 90 min). An ensemble projected above ``max_budget_share`` of the budget
+machine's cores to Kaggle's 4, gives the projection for the year's hidden test set
+(``birdkit.competition``: 2025 about 700 one-minute files in 90 min; 2024 1,100 four-minute files
+in 120). An ensemble projected above ``max_budget_share`` of the budget
 is refused with the figure, before the real run spends the time.
 """
 from __future__ import annotations
@@ -12,12 +13,11 @@ import time
 from dataclasses import dataclass
 
 from .audio import AudioError, audio_info
+from .competition import budget_minutes
 from .ensemble import TTA, score_file
 from .infer import cpu_cores
 
 KAGGLE_CORES = 4
-# (hidden test audio in minutes, CPU budget in minutes) per competition year
-YEARS = {2024: (1100 * 4, 120.0), 2025: (700, 90.0), 2026: (600, 90.0)}
 
 
 class BudgetError(RuntimeError):
@@ -61,10 +61,12 @@ def measure(ensemble, files, tta: TTA, max_files: int = 2) -> float:
     return seconds / audio
 
 
-def project(ensemble, files, cfg, year: int) -> Projection:
-    test_minutes, budget = YEARS.get(year, YEARS[2025])
+def project(ensemble, files, cfg, layout) -> Projection:
+    """The projection for ``layout``'s year (its hidden test set and budget; ``time_budget_minutes``
+    overrides the budget)."""
     rate = measure(ensemble, files, TTA.from_config(cfg))
-    return Projection(rate, cpu_cores(), test_minutes, cfg.time_budget_minutes or budget,
+    test_minutes = layout.hidden_test_files * layout.test_file_seconds / 60
+    return Projection(rate, cpu_cores(), test_minutes, budget_minutes(layout, cfg.time_budget_minutes),
                       ensemble.members[0].backend.name, len(ensemble.members))
 
 

@@ -8,6 +8,7 @@ as none.
 from __future__ import annotations
 
 import ast
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ TAXONOMY_COLUMNS = ["primary_label", "inat_taxon_id", "scientific_name", "common
 TRAIN_COLUMNS = ["primary_label", "secondary_labels", "type", "filename", "collection", "rating",
                  "url", "latitude", "longitude", "scientific_name", "common_name", "author", "license"]
 REQUIRED_TRAIN = ["primary_label", "secondary_labels", "filename"]
+EBIRD_COLUMNS = {"SPECIES_CODE": "primary_label", "SCI_NAME": "scientific_name", "PRIMARY_COM_NAME": "common_name"}
+DEFAULT_CLASS_NAME = "Aves"  # a taxonomy without class_name (2024's eBird file) holds birds only
 
 
 class TableError(ValueError):
@@ -36,12 +39,58 @@ def _read_csv(path, required) -> pd.DataFrame:
     return df
 
 
-def read_taxonomy(path) -> pd.DataFrame:
-    df = _read_csv(path, ["primary_label", "class_name"])
+def read_taxonomy(path, required=("primary_label", "class_name")) -> pd.DataFrame:
+    df = _read_csv(path, list(required))
     dup = df["primary_label"][df["primary_label"].duplicated()].tolist()
     if dup or df["primary_label"].isna().any():
         raise TableError(f"{path}: primary_label must be unique and non-empty (duplicates: {dup[:5]})")
     return df
+
+
+def submission_classes(path) -> list[str]:
+    """The classes: ``sample_submission.csv``'s columns after ``row_id``, in order, as strings."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: file not found")
+    with path.open(newline="") as f:
+        header = next(csv.reader(f), [])
+    if not header or header[0] != "row_id" or len(header) < 2:
+        raise TableError(f"{path}: the header must be row_id followed by the class columns; found {header[:5]}")
+    labels = header[1:]
+    dup = sorted({c for c in labels if labels.count(c) > 1})
+    if dup or any(not c.strip() for c in labels):
+        raise TableError(f"{path}: class columns must be unique and non-empty (duplicates: {dup[:5]})")
+    return labels
+
+
+def read_competition_taxonomy(path, classes) -> tuple[pd.DataFrame, list[str]]:
+    """One taxonomy row per class, in the classes' order, and notes on what was filled in.
+
+    ``path`` is ``taxonomy.csv`` or the whole eBird taxonomy (``SPECIES_CODE``, ``SCI_NAME``,
+    ``PRIMARY_COM_NAME``: renamed, filtered to ``classes``). ``class_name`` comes from the file,
+    else it is ``"Aves"``; a class the file does not list gets a row with empty names (noted).
+    """
+    path = Path(path)
+    head = pd.read_csv(path, nrows=0).columns if path.is_file() else []
+    if "SPECIES_CODE" in head:
+        df = _read_csv(path, list(EBIRD_COLUMNS)).rename(columns=EBIRD_COLUMNS)
+        df["primary_label"] = df["primary_label"].astype(str)
+        df = df.drop_duplicates("primary_label")
+    else:
+        df = read_taxonomy(path, required=("primary_label",))
+    keep = [c for c in TAXONOMY_COLUMNS if c in df.columns]
+    df = df[keep].set_index("primary_label")
+    notes = []
+    absent = [c for c in classes if c not in df.index]
+    if absent:
+        notes.append(f"{path.name}: {len(absent)} submission classes not listed, names left empty: {absent[:10]}")
+    df = df.reindex(list(classes))
+    if "class_name" not in df.columns:
+        notes.append(f"{path.name}: no class_name column; every class is {DEFAULT_CLASS_NAME!r}")
+    df["class_name"] = df.get("class_name", pd.Series(index=df.index, dtype=object)).fillna(DEFAULT_CLASS_NAME)
+    out = df.reset_index().rename(columns={"index": "primary_label"})
+    out["primary_label"] = out["primary_label"].astype(str)
+    return out, notes
 
 
 def class_list(taxonomy: pd.DataFrame) -> list[str]:

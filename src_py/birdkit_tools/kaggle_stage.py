@@ -379,8 +379,10 @@ def stage_kernel(root: Path, out: Path, settings, key, params_file) -> dict:
     folder = out / "kernels" / kernel_slug(settings, key)
     folder.mkdir(parents=True)
     wheels = [pinned(root, p) for p in settings["wheels"]["packages"]] if entry.get("wheels") else ()
-    prepare_notebook(root / "notebooks" / f"{entry['notebook']}.ipynb", folder / meta["code_file"],
-                     kernel_params(root, params_file, entry), wheels, dataset_ref(settings, "code_dataset"))
+    params = kernel_params(root, params_file, entry)
+    meta["competition_sources"] = [Config.from_dict(params).competition]  # the year the params name
+    prepare_notebook(root / "notebooks" / f"{entry['notebook']}.ipynb", folder / meta["code_file"], params, wheels,
+                     dataset_ref(settings, "code_dataset"))
     _write_json(folder / KERNEL_METADATA, meta)
     validate_kernel_metadata(meta, folder)
     return {"key": key, "id": meta["id"], "folder": str(folder), "url": kernel_url(meta["id"]),

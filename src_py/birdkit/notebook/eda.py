@@ -1,14 +1,18 @@
-"""Tables behind the EDA notebook."""
+"""Tables behind the EDA notebook (any BirdCLEF year)."""
 from __future__ import annotations
 
 import pandas as pd
 
+from ..infer import list_audio
+from ..soundscape_labels import add_name_metadata
 from ..tables import durations  # noqa: F401  (the EDA notebook's header scan)
 
 
 def with_taxonomy(train: pd.DataFrame, taxonomy: pd.DataFrame) -> pd.DataFrame:
+    """``train`` with the taxonomy's ``class_name`` (2026's train.csv has its own: the taxonomy's wins)."""
     cols = [c for c in ("primary_label", "class_name") if c in taxonomy.columns]
-    return train.merge(taxonomy[cols], on="primary_label", how="left")
+    return train.drop(columns=[c for c in cols[1:] if c in train.columns]).merge(
+        taxonomy[cols], on="primary_label", how="left")
 
 
 def rarest(counts: pd.Series, taxonomy: pd.DataFrame, n=5) -> pd.DataFrame:
@@ -25,3 +29,34 @@ def rare_species(counts: pd.Series, classes, threshold: int) -> pd.Series:
     """Every taxonomy class with fewer than ``threshold`` recordings (missing ones count 0)."""
     full = counts.reindex(list(classes), fill_value=0)
     return full[full < threshold].sort_values()
+
+
+# ---- any year: classes without training audio, labelled soundscapes, file-name metadata ----
+
+def labelled_per_class(labelled, taxonomy: pd.DataFrame) -> pd.DataFrame:
+    """Labelled 5-s windows per class (classes with at least one), most first, with class_name."""
+    counts = labelled.class_counts()
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    names = taxonomy.set_index("primary_label")["class_name"]
+    return pd.DataFrame({"primary_label": counts.index, "windows": counts.values,
+                         "class_name": names.reindex(counts.index).values})
+
+
+def only_in_soundscapes(tables) -> list[str]:
+    """Classes with labelled soundscape windows but no training recording."""
+    if tables.labelled is None:
+        return []
+    counts = tables.labelled.class_counts()
+    return [c for c in tables.untrained_classes if counts[c] > 0]
+
+
+def soundscape_files(layout) -> pd.DataFrame:
+    """Every soundscape file (unlabelled and test) with the site and hour its name carries, if any."""
+    folders = [("train", layout.soundscape_dir), ("test", layout.test_dir)]
+    rows = [{"set": kind, "filename": p.name} for kind, folder in folders if folder for p in list_audio(folder)]
+    return add_name_metadata(pd.DataFrame(rows, columns=["set", "filename"]))
+
+
+def counts_by(df: pd.DataFrame, key: str) -> pd.Series:
+    """Rows per value of ``key`` (site or hour), sorted by value; empty when no name carried one."""
+    return df[key].dropna().value_counts().sort_index()

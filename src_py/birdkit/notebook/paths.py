@@ -19,7 +19,10 @@ MOUNT_DEPTH = 3  # datasets/<owner>/<slug>: the deepest source root of the layou
 
 
 def is_competition_dir(path: Path) -> bool:
-    return all((Path(path) / m).is_file() for m in COMPETITION_MARKERS)
+    """Any year's layout (2024, 2025, 2026): ``birdkit.competition`` decides."""
+    from ..competition import is_competition_dir as any_year
+
+    return any_year(path)
 
 
 def search(root, name: str, max_depth: int) -> list[Path]:

@@ -29,10 +29,10 @@ def top_species(counts: pd.Series, n=30):
     return fig
 
 
-def bar_counts(series: pd.Series, title: str):
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def bar_counts(series: pd.Series, title: str, ylabel: str = "recordings"):
+    fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(series)), 3.5))
     series.plot.bar(ax=ax, color=sns.color_palette("viridis", len(series)))
-    ax.set(title=title, ylabel="recordings")
+    ax.set(title=title, ylabel=ylabel)
     return fig
 
 

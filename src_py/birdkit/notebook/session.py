@@ -9,8 +9,10 @@ import pandas as pd
 import torch
 
 from .. import accelerator
+from ..competition import Layout, detect_layout, missing_parts
 from ..config import Config
-from ..tables import class_list, read_taxonomy, read_train
+from ..soundscape_labels import LabelledSoundscapes, read_soundscape_labels
+from ..tables import read_competition_taxonomy, read_train, submission_classes
 from .paths import find_competition_dir
 
 
@@ -27,30 +29,52 @@ def start(namespace: dict, stage: str):
     cfg.run_path.mkdir(parents=True, exist_ok=True)
     cfg.save(cfg.run_path / "config.yaml")
     gpus = accelerator.check()  # a GPU this torch cannot run (P100 under cu128) fails here, not mid-training
+    if cfg.data_dir and missing_parts(cfg.data_dir):  # name what is missing, for any year's layout
+        detect_layout(cfg.data_dir)
     comp = find_competition_dir(cfg.data_dir, cfg.kaggle_input, cfg.competition)
     device = f"cuda ({', '.join(gpus)})" if gpus else "cpu"
     print(f"[{stage}] run folder {cfg.run_path} | data {comp} | device {device} | torch {torch.__version__}")
+    print(f"[{stage}] {detect_layout(comp).describe()}")
     return cfg, comp
 
 
 @dataclass
 class Tables:
-    taxonomy: pd.DataFrame
-    classes: list
-    train: pd.DataFrame     # usable rows, with ``secondary`` and ``path``
-    report: list            # flagged rows of train.csv (skipped, or kept with a note)
+    taxonomy: pd.DataFrame  # one row per class, in the classes' order (class_name always set)
+    classes: list           # sample_submission.csv's label columns, as strings
+    train: pd.DataFrame     # usable rows of the metadata table, with ``secondary`` and ``path``
+    report: list            # flagged rows of the metadata table (skipped, or kept with a note)
+    layout: Layout | None = None                 # the year and where its files are
+    labelled: LabelledSoundscapes | None = None  # train_soundscapes_labels.csv as 5-s windows, if any
 
     @property
     def rows_in_csv(self) -> int:
         return len(self.train) + sum(r["action"] == "skipped" for r in self.report)
 
+    @property
+    def untrained_classes(self) -> list[str]:
+        """Classes without a single training recording (they keep their column and model output)."""
+        present = set(self.train["primary_label"].astype(str))
+        return [c for c in self.classes if c not in present]
+
 
 def load_tables(comp: Path, run_dir: Path, check_files=True) -> Tables:
-    """taxonomy, classes, validated train table; flagged rows are written and counted."""
-    taxonomy = read_taxonomy(comp / "taxonomy.csv")
-    train, report = read_train(comp / "train.csv", taxonomy, comp / "train_audio", check_files)
+    """Layout, classes, taxonomy, validated metadata table and labelled soundscapes of any year;
+    flagged rows are written and counted."""
+    layout = detect_layout(comp)
+    classes = submission_classes(layout.sample_submission_csv)
+    taxonomy, notes = read_competition_taxonomy(layout.taxonomy_csv, classes)
+    train, report = read_train(layout.metadata_csv, taxonomy, layout.audio_dir, check_files)
     write_skips(run_dir, "train_table", report)
-    return Tables(taxonomy, class_list(taxonomy), train, report)
+    labelled = read_soundscape_labels(layout.labels_csv, classes) if layout.labels_csv else None
+    if labelled is not None:
+        write_skips(run_dir, "soundscape_labels", labelled.unknown_records())
+    tables = Tables(taxonomy, classes, train, report, layout, labelled)
+    untrained = tables.untrained_classes
+    for note in notes + ([f"{len(untrained)} of {len(classes)} classes have no training recording "
+                          f"(kept as columns): {untrained[:20]}"] if untrained else []):
+        print(f"[tables] {note}")
+    return tables
 
 
 def write_skips(run_dir, stage: str, records: list[dict]) -> pd.DataFrame:
