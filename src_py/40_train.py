@@ -41,7 +41,7 @@ seed = 42
 resume = True
 
 # %%
-from birdkit.folds import train_fold, write_ensemble_list
+from birdkit.folds import train_fold, write_ensemble_list, write_split
 from birdkit.notebook import plots, session
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
 
@@ -59,6 +59,9 @@ print(f"{len(inputs.train)} recordings readable as {cfg.data_source!r}; {len(inp
 # fold resumes from its own `last.pth`.
 
 # %%
+split = write_split(cfg, inputs.train, cfg.run_path / "split.csv")
+print(f"{(split.fold >= 0).sum()} recordings in {cfg.n_folds} folds; {(split.fold < 0).sum()} of species with "
+      "1-2 recordings always train")
 results = []
 for fold in cfg.train_folds:
     soundscape_val, soundscape_train = soundscape_sets(cfg, inputs, fold)

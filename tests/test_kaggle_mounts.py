@@ -124,6 +124,6 @@ def test_nothing_attached_is_said(tmp_path, capsys, clean_sys_path):
     assert sys.path == before
     with pytest.raises(FileNotFoundError, match="no competition folder found under"):
         find_competition_dir("", str(root))
-    with pytest.raises(FileNotFoundError, match=f"no {CHECKPOINT} in"):
+    with pytest.raises(FileNotFoundError, match=f"no ensemble.json or {CHECKPOINT} in"):
         find_checkpoints([], tmp_path / "no-run", str(root))
     assert find_wheel_dirs(root) == [] and find_wheel_dirs(tmp_path / "missing") == []

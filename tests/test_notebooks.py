@@ -67,12 +67,18 @@ def smoke_run(root, tmp_path_factory, demo_competition):
 def test_smoke_run_writes_everything(smoke_run):
     run, demo, stdout = smoke_run
     names = sorted(p.name for p in (run / "notebooks").iterdir())
-    assert len([n for n in names if n.endswith(".ipynb")]) == 6 and len([n for n in names if n.endswith(".html")]) == 6
+    assert len([n for n in names if n.endswith(".ipynb")]) == 7 and len([n for n in names if n.endswith(".html")]) == 7
     for f in ("params.resolved.yaml", "git_revision.txt", "config.yaml", "split.csv", "history.csv",
-              "submission.csv", "submission_seed_view.csv", "checkpoints/best_model_improved.pth",
-              "checkpoints/last.pth", "plots/training_curves.png", "plots/top30_species.png"):
-        assert (run / f).is_file(), f
+              "submission.csv", "submission_seed_view.csv", "checkpoints/fold0/best_model_improved.pth",
+              "checkpoints/fold0/last.pth", "checkpoints/ensemble.json", "checkpoints/round1/pseudo_labels.npz",
+              "checkpoints/round1/fold0/best_model_improved.pth", "checkpoints/round1/done.json",
+              "spectrograms/waves", "plots/training_curves_fold0.png", "plots/top30_species.png",
+              "plots/pseudo_confidence_round1.png"):
+        assert (run / f).exists(), f
     assert "run folder:" in stdout and "submission score" in stdout
+    html = (run / "notebooks" / "40_train.html").read_text()
+    assert "IProgress" not in html and "TqdmWarning" not in html    # progress bars are plain text lines
+    assert "running over TCP" not in stdout
 
 
 @pytest.mark.slow

@@ -270,8 +270,9 @@ def unknown_message(names, source: str) -> str:
 
 
 def _is_parameter(name: str, value) -> bool:
-    """A name a parameters cell could have set: public, a literal value (not a module, class, function)."""
-    return not name.startswith("_") and name not in ("In", "Out") and isinstance(
+    """A name a parameters cell could have set: public, lower case (an imported CONSTANT is not),
+    a literal value (not a module, class, function)."""
+    return not name.startswith("_") and not name.isupper() and name not in ("In", "Out") and isinstance(
         value, (str, int, float, bool, list, tuple, dict, type(None)))
 
 

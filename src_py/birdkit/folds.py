@@ -18,7 +18,7 @@ import pandas as pd
 
 from .distributed import launch, world_size
 from .factory import make_training_data
-from .split import split_table
+from .split import assign_folds, split_table
 from .train import BEST_NAME, LAST_NAME, Trainer
 
 ENSEMBLE_LIST = "ensemble.json"
@@ -43,6 +43,16 @@ def fold_tables(cfg, train_table: pd.DataFrame, fold: int):
     if fold == -1:
         return train_table.reset_index(drop=True), None, []
     return split_table(train_table, cfg.n_folds, cfg.seed, fold)
+
+
+def write_split(cfg, train_table: pd.DataFrame, path) -> pd.DataFrame:
+    """``split.csv``: every usable recording with its fold (-1: always trains) and whether it
+    validates the first fold trained (``split``: val / train)."""
+    folds, _ = assign_folds(train_table["primary_label"], cfg.n_folds, cfg.seed)
+    table = train_table[["filename", "primary_label"]].assign(fold=folds)
+    table["split"] = np.where(table["fold"] == cfg.train_folds[0], "val", "train")
+    table.to_csv(path, index=False)
+    return table
 
 
 def soundscape_split(file_folds: np.ndarray, fold: int, train_on_them: bool):

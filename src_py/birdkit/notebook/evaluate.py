@@ -10,6 +10,7 @@ from ..audio import AudioError, load_audio
 from ..infer import choose_soundscapes, predict_soundscapes
 from ..metrics import macro_roc_auc, score_submission
 from ..models import contract_window_samples
+from ..soundscape_labels import score_windows
 from ..tables import label_map
 from ..tta import aggregate, clip_views
 
@@ -52,5 +53,20 @@ def soundscape_tta_table(ensemble, comp, cfg) -> pd.DataFrame:
         result = predict_soundscapes(files, ensemble, run_cfg, progress=False)
         rows.append({"TTA views": views, "aggregation": cfg.tta_aggregation,
                      "macro ROC-AUC": score_submission(result.submission, solution, bool(cfg.max_test_files)),
+                     "seconds": round(result.timings["seconds"], 1)})
+    return pd.DataFrame(rows)
+
+
+def labelled_tta_table(ensemble, tables, cfg) -> pd.DataFrame:
+    """The competition metric on the labelled soundscape windows (validation data, not the test set)
+    for each of ``cfg.tta_compare_views``, with and without ``smoothing``: where to choose TTA."""
+    labelled, folder = tables.labelled, tables.layout.soundscape_dir
+    files = [folder / name for name in labelled.files]
+    rows = []
+    for views in sorted({int(v) for v in cfg.tta_compare_views}):
+        run_cfg = dataclasses.replace(cfg, tta_views=views, smoothing=0.0, file_max_rescale=0.0)
+        result = predict_soundscapes(files, ensemble, run_cfg, progress=False)
+        rows.append({"TTA views": views, "aggregation": cfg.tta_aggregation,
+                     "labelled windows macro ROC-AUC": score_windows(result.submission, labelled),
                      "seconds": round(result.timings["seconds"], 1)})
     return pd.DataFrame(rows)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data import cached_rows, readable_rows
 from ..infer import list_audio
+from ..soundscape_labels import group_folds
 from ..soundscapes import LabelledChunks, SoundscapeBank, SoundscapeValidation
 from .session import write_skips
 
@@ -35,13 +36,10 @@ def usable_rows(cfg, tables, run_dir):
 
 def training_inputs(cfg, tables, run_dir) -> TrainingInputs:
     folder = tables.layout.soundscape_dir
-    labelled = tables.soundscape_labels
+    labelled = tables.labelled
     names = set(labelled.windows["filename"]) if labelled is not None else set()
-    unlabelled = [p for p in list_audio(folder) if p.name not in names] if folder else []
-    folds = None
-    if labelled is not None:
-        from ..soundscape_labels import group_folds
-        folds = group_folds(labelled.windows, cfg.n_folds, cfg.seed)
+    unlabelled = [p for p in list_audio(folder) if p.name not in names] if folder else []  # never pseudo-label
+    folds = group_folds(labelled.windows, cfg.n_folds, cfg.seed) if labelled is not None else None
     return TrainingInputs(usable_rows(cfg, tables, run_dir), unlabelled,
                           None if labelled is None else (labelled.windows, labelled.targets), folds, folder)
 
