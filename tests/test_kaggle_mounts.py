@@ -127,3 +127,16 @@ def test_nothing_attached_is_said(tmp_path, capsys, clean_sys_path):
     with pytest.raises(FileNotFoundError, match=f"no ensemble.json or {CHECKPOINT} in"):
         find_checkpoints([], tmp_path / "no-run", str(root))
     assert find_wheel_dirs(root) == [] and find_wheel_dirs(tmp_path / "missing") == []
+
+
+def test_a_2024_folder_is_found_under_the_mounts(tmp_path):
+    """2024 has no taxonomy.csv: the search goes by sample_submission.csv and the year's files."""
+    comp = tmp_path / "input" / "competitions" / "birdclef-2024"
+    comp.mkdir(parents=True)
+    (comp / "sample_submission.csv").write_text("row_id,asbfly\n")
+    (comp / "train_metadata.csv").write_text("primary_label,secondary_labels,filename\n")
+    (comp / "eBird_Taxonomy_v2021.csv").write_text("TAXON_ORDER,CATEGORY,SPECIES_CODE,PRIMARY_COM_NAME,SCI_NAME\n")
+    assert find_competition_dir("", str(tmp_path / "input")) == comp
+    (comp / "train_metadata.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="lacks train.csv or train_metadata.csv"):
+        find_competition_dir(str(comp), str(tmp_path / "input"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-COMPETITION_MARKERS = ("taxonomy.csv", "sample_submission.csv")
 MOUNT_DEPTH = 3  # datasets/<owner>/<slug>: the deepest source root of the layouts above
 
 
@@ -62,14 +61,15 @@ def find_competition_dir(data_dir: str, kaggle_input: str, competition: str = ""
     if data_dir:
         path = Path(data_dir)
         if not is_competition_dir(path):
-            raise FileNotFoundError(f"data_dir {path} is not a competition folder: it needs "
-                                    f"{', '.join(COMPETITION_MARKERS)}")
+            from ..competition import missing_parts
+            raise FileNotFoundError(f"data_dir {path} is not a competition folder: it lacks "
+                                    f"{', '.join(missing_parts(path))}")
         return path
-    root = Path(kaggle_input)
-    hits = {p.parent for p in search(root, "taxonomy.csv", MOUNT_DEPTH + 1) if is_competition_dir(p.parent)}
+    root = Path(kaggle_input)   # any year: sample_submission.csv beside a metadata table
+    hits = {p.parent for p in search(root, "sample_submission.csv", MOUNT_DEPTH + 1) if is_competition_dir(p.parent)}
     if not hits:
         raise FileNotFoundError(f"no competition folder found under {root}; set the data_dir parameter "
-                                "(the folder with taxonomy.csv, train.csv, train_audio/ ...)")
+                                "(the folder with sample_submission.csv, train.csv, train_audio/ ...)")
     ranked = sorted(hits, key=lambda p: _competition_rank(p, competition))
     return choose(ranked, "competition data", "set data_dir to choose another")
 
