@@ -28,6 +28,7 @@ Backend = Literal["torch", "onnxruntime", "openvino"]
 DataSource = Literal["waves", "audio", "images"]
 Head = Literal["classifier", "sed"]
 WindowPool = Literal["attention", "max", "mean"]
+FreqPool = Literal["gem", "bands"]
 MixupDomain = Literal["wave", "image"]
 MixupLabels = Literal["max", "blend"]
 TtaAggregation = Literal["mean", "max", "gmean"]
@@ -79,6 +80,7 @@ class Config:
     drop_path_rate: float = 0.0         # stochastic depth (timm backbones that have it)
     head: Head = "classifier"           # classifier: one label vector per crop; sed: framewise + attention
     window_pool: WindowPool = "attention"   # sed: frames inside a 5-s window -> one score
+    freq_pool: FreqPool = "gem"         # sed: GeM over frequency, or 4 coarse bands kept (small CNNs)
     # ---- training (seed cell 7)
     data_source: DataSource = "waves"   # waves: waveform cache; audio: decode crops on the fly; images: seed
     train_seconds: float = 5.0          # training crop (and the sed model's inference chunk)

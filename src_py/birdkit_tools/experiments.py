@@ -47,6 +47,11 @@ RECIPES = {
                 background_prob=0.0),
     "sed_bg": dict(data_source="waves", head="sed", train_seconds=10.0, mixup_domain="wave", mixup_labels="max",
                    background_prob=0.5),
+    # variants explored on the field design's validation windows
+    "wave_bg": dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave",
+                    mixup_labels="max", background_prob=0.5),
+    "wave10_bg": dict(data_source="waves", head="classifier", train_seconds=10.0, mixup_domain="wave",
+                      mixup_labels="max", background_prob=0.5),
 }
 
 

@@ -29,7 +29,7 @@ class BirdModel(nn.Module):
 
     def __init__(self, model_name, num_classes, mel: MelSettings, in_chans=3, pretrained=False,
                  pretrained_path="", drop_rate=0.0, freq_channel=False, head="classifier", window_seconds=5.0,
-                 window_pool="attention", drop_path_rate=0.0):
+                 window_pool="attention", drop_path_rate=0.0, freq_pool="gem"):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
@@ -42,7 +42,7 @@ class BirdModel(nn.Module):
             extra["global_pool"] = ""
         self.backbone = create_backbone(model_name, 0 if head == "sed" else num_classes, in_chans + freq_channel,
                                         pretrained, pretrained_path, drop_rate, **extra)
-        self.sed = SEDHead(self.backbone.num_features, num_classes, drop_rate) if head == "sed" else None
+        self.sed = SEDHead(self.backbone.num_features, num_classes, drop_rate, freq_pool) if head == "sed" else None
 
     # ---- the image the backbone sees ----
     def mels(self, wave: torch.Tensor) -> torch.Tensor:

@@ -24,12 +24,13 @@ NORMALISATION = "per-example dB log-mel to [0, 1]: the top_db dB below the peak 
 def build_model(cfg, classes) -> BirdModel:
     return BirdModel(cfg.model_name, len(classes), cfg.mel, cfg.in_chans, cfg.pretrained, cfg.pretrained_path,
                      cfg.drop_rate, cfg.freq_channel, cfg.head, cfg.window_seconds, cfg.window_pool,
-                     cfg.drop_path_rate)
+                     cfg.drop_path_rate, cfg.freq_pool)
 
 
 def make_contract(cfg, classes) -> dict:
     return {"classes": list(classes), "model_name": cfg.model_name, "in_chans": cfg.in_chans,
             "freq_channel": cfg.freq_channel, "head": cfg.head, "window_pool": cfg.window_pool,
+            "freq_pool": cfg.freq_pool,
             "train_seconds": cfg.train_seconds, "window_seconds": cfg.window_seconds,
             "mel": cfg.mel.as_dict(), "normalisation": NORMALISATION, "loss": cfg.loss,
             "package_version": __version__, "git_revision": git_revision(), "config": cfg.to_dict()}
@@ -83,7 +84,7 @@ def model_from_contract(c: dict) -> BirdModel:
     return BirdModel(c["model_name"], len(c["classes"]), MelSettings.from_dict(c["mel"]), c["in_chans"],
                      freq_channel=c.get("freq_channel", False), head=c.get("head", "classifier"),
                      window_seconds=contract_window_samples(c) / c["mel"]["sample_rate"],
-                     window_pool=c.get("window_pool", "attention"))
+                     window_pool=c.get("window_pool", "attention"), freq_pool=c.get("freq_pool", "gem"))
 
 
 def model_from_checkpoint(path) -> tuple[BirdModel, dict]:

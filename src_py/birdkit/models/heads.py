@@ -27,19 +27,38 @@ class GeM(nn.Module):
         return x.clamp_min(self.eps).pow(self.p).mean(dim=dim).pow(1.0 / self.p)
 
 
-class SEDHead(nn.Module):
-    """``[B, C, F', T']`` -> attention logits and class logits per frame, both ``[B, K, T']``."""
+FREQ_POOLS = ("gem", "bands")
 
-    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.2):
+
+class SEDHead(nn.Module):
+    """``[B, C, F', T']`` -> attention logits and class logits per frame, both ``[B, K, T']``.
+
+    ``freq_pool``: ``gem`` pools the frequency axis away (the winners' head over ImageNet
+    backbones, whose deep features carry pitch); ``bands`` keeps ``bands`` coarse frequency bands
+    as features (``C * bands`` per frame), for small CNNs whose few layers must still know pitch.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.2, freq_pool: str = "gem",
+                 bands: int = 4):
         super().__init__()
-        self.freq_pool = GeM()
+        if freq_pool not in FREQ_POOLS:
+            raise ValueError(f"freq_pool must be one of {FREQ_POOLS}, got {freq_pool!r}")
+        self.bands = bands if freq_pool == "bands" else 0
+        self.freq_pool = GeM() if freq_pool == "gem" else None
+        width = in_features * bands if self.bands else in_features
         self.drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(in_features, in_features)
-        self.att = nn.Conv1d(in_features, num_classes, 1)
-        self.cla = nn.Conv1d(in_features, num_classes, 1)
+        self.fc = nn.Linear(width, width)
+        self.att = nn.Conv1d(width, num_classes, 1)
+        self.cla = nn.Conv1d(width, num_classes, 1)
+
+    def _pool_frequency(self, fmap: torch.Tensor) -> torch.Tensor:
+        if self.freq_pool is not None:
+            return self.freq_pool(fmap, dim=2)                                   # [B, C, T']
+        x = F.adaptive_avg_pool2d(fmap, (self.bands, fmap.shape[-1]))            # [B, C, bands, T']
+        return x.flatten(1, 2)                                                   # [B, C * bands, T']
 
     def frames(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.freq_pool(fmap, dim=2)                                          # [B, C, T']
+        x = self._pool_frequency(fmap)
         x = F.max_pool1d(x, 3, 1, 1) + F.avg_pool1d(x, 3, 1, 1)                 # smooth over time
         x = F.relu(self.fc(self.drop(x).transpose(1, 2))).transpose(1, 2)
         x = self.drop(x)
