@@ -4,6 +4,14 @@ import torch
 import torch.nn.functional as F
 
 from birdkit.augment import SpecAugment, make_sampler, mixup, sampler_weights, smooth_targets
+from birdkit.data import random_lowpass
+
+
+def test_mixup_max_labels_are_the_union():
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 10), torch.eye(4)
+    xm, ym, lam, perm = mixup(x, y, alpha=0.4, labels="max")
+    assert torch.equal(ym, torch.maximum(y, y[perm])) and torch.allclose(xm, lam * x + (1 - lam) * x[perm])
 
 
 def test_mixup_conserves_target_mass_and_mixes_pairs():
@@ -66,3 +74,14 @@ def test_bce_label_smoothing_moves_every_output_to_the_same_optimum(n_classes):
     negatives = torch.cat([p[:1], p[2:]])
     assert torch.allclose(negatives, torch.full_like(negatives, eps / 2), atol=1e-3)
     assert torch.equal(smooth_targets(y, 0.0), y)
+
+
+def test_random_lowpass_keeps_the_lows_and_cuts_the_highs():
+    sr = 32000
+    t = np.arange(sr) / sr
+    wave = (np.sin(2 * np.pi * 500 * t) + np.sin(2 * np.pi * 12000 * t)).astype(np.float32)
+    torch.manual_seed(0)
+    out = random_lowpass(wave, sr, fmax=2001.0, lowest=2000.0)   # cutoff at 2 kHz
+    spectrum = np.abs(np.fft.rfft(out))
+    assert out.dtype == np.float32 and out.shape == wave.shape
+    assert spectrum[500] > 0.9 * sr / 2 and spectrum[12000] < 0.05 * sr / 2

@@ -102,6 +102,7 @@ class Config:
     background_prob: float = 0.0        # add a random train-soundscape chunk to a focal crop
     background_snr_db: tuple = (0.0, 20.0)  # focal-to-background ratio drawn from this range
     gain_db: float = 0.0                # random gain +-gain_db on each crop; 0 = off
+    lowpass_prob: float = 0.0           # random low-pass (cutoff 1.5 kHz..fmax) on this share of crops
     time_shift: bool = True             # short clips land at a random offset inside the crop
     sampler_power: float = 0.5          # 0 = natural frequencies, 1 = balanced
     n_folds: int = 5
@@ -224,8 +225,9 @@ class Config:
             (-1 <= self.val_fold < self.n_folds, "val_fold must be -1 (all data) or a fold below n_folds"),
             (all(0 <= f < self.n_folds for f in self.folds), "folds must be folds below n_folds"),
             (self.top_db >= 0, "top_db must be >= 0 (0 = off)"),
-            (0 <= self.background_prob <= 1 and 0 <= self.mixup_prob <= 1 and 0 <= self.pseudo_mix_prob <= 1,
-             "probabilities (background_prob, mixup_prob, pseudo_mix_prob) must be in [0, 1]"),
+            (all(0 <= p <= 1 for p in (self.background_prob, self.mixup_prob, self.pseudo_mix_prob,
+                                       self.lowpass_prob)),
+             "probabilities (background_prob, mixup_prob, pseudo_mix_prob, lowpass_prob) must be in [0, 1]"),
             (len(self.background_snr_db) == 2 and self.background_snr_db[0] <= self.background_snr_db[1],
              "background_snr_db must be [low, high]"),
             (self.pseudo_temperature > 0 and 0 <= self.pseudo_mix_weight <= 1,

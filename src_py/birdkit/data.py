@@ -5,13 +5,14 @@ itself): from the waveform cache written by spectrogram generation (``source="wa
 decoded on the fly, only the frames the crop needs (``source="audio"``). Training crops at random
 (a clip shorter than the crop lands at a random offset with ``time_shift``), with random gain,
 an optional soundscape background and an optional pseudo-labelled soundscape mixed in;
-validation takes the first crop (deterministic). ``ImageDataset`` is the seed's path: cached dB
+a random low-pass; validation takes the first crop (deterministic). ``ImageDataset`` is the seed's path: cached dB
 spectrograms -> normalised images of one scored window.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
 from .audio import audio_info, read_segment
@@ -39,6 +40,13 @@ def place(segment: np.ndarray, length: int, train: bool, shift: bool = True) -> 
     offset = _randint(length - len(segment) + 1) if train and shift else 0
     out[offset:offset + len(segment)] = segment
     return out
+
+
+def random_lowpass(wave: np.ndarray, sample_rate: int, fmax: float, lowest: float = 1500.0) -> np.ndarray:
+    """A biquad low-pass at a cutoff drawn log-uniformly in [lowest, fmax] Hz (random filtering,
+    as in the 2023 and 2025 winning recipes): a call heard from further away loses its highs."""
+    cutoff = float(np.exp(_uniform(np.log(lowest), np.log(fmax))))
+    return AF.lowpass_biquad(torch.from_numpy(np.ascontiguousarray(wave)), sample_rate, cutoff).numpy()
 
 
 def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
@@ -81,6 +89,8 @@ class ClipDataset(Dataset):
         cfg = self.cfg
         if cfg.gain_db:
             wave = wave * np.float32(10 ** (_uniform(-cfg.gain_db, cfg.gain_db) / 20))
+        if cfg.lowpass_prob and float(torch.rand(())) < cfg.lowpass_prob:
+            wave = random_lowpass(wave, cfg.sample_rate, cfg.fmax)
         if self.background is not None and float(torch.rand(())) < cfg.background_prob:
             wave = mix_at_snr(wave, self.background.random_chunk(self.length), _uniform(*cfg.background_snr_db))
         if self.pseudo is not None and float(torch.rand(())) < cfg.pseudo_mix_prob:
