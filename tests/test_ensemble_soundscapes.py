@@ -95,6 +95,19 @@ def test_pseudo_labels_power_transform_and_soft_target_mixing_by_hand(tmp_path):
         np.testing.assert_allclose(target.numpy(), [soft_first, 0.4096, 1.0], atol=1e-6)   # max(focal, soft)
 
 
+def test_a_pseudo_weight_of_one_replaces_the_crop_and_its_labels(tmp_path):
+    probs = np.array([[0.81, 0.0, 0.0], [0.81, 0.0, 0.0]], np.float32)
+    bank = PseudoLabels([_soundscape(tmp_path, "s.wav", 10)], [probs], SR, 5 * SR, temperature=0.5,
+                        chunk_samples=10 * SR)
+    cfg = Config(train_seconds=10.0, pseudo_mix_prob=1.0, pseudo_mix_weight=1.0, mixup_labels="max",
+                 pseudo_temperature=0.5, data_source="audio")
+    clip = pd.DataFrame({"primary_label": ["grekis"], "secondary": [[]], "filename": ["g.wav"],
+                         "path": [str(_soundscape(tmp_path, "g.wav", 10))]})
+    wave, target, _ = ClipDataset(clip, cfg, CLASSES, train=True, pseudo=bank)[0]
+    np.testing.assert_allclose(target.numpy(), [0.6561, 0.0, 0.0], atol=1e-6)   # the chunk's soft target only
+    np.testing.assert_allclose(wave.numpy()[[0, -1]], [0.05, 0.15], atol=1e-3)   # the chunk's audio only
+
+
 def test_labelled_chunks_and_validation_map_windows_to_rows(tmp_path):
     _soundscape(tmp_path, "a.wav", 20)
     windows = pd.DataFrame({"filename": ["a.wav"] * 3, "end": [5, 10, 20]})

@@ -117,7 +117,7 @@ class Config:
     # ---- self-training on unlabelled soundscapes (noisy student)
     pseudo_rounds: int = 0
     pseudo_mix_prob: float = 0.5        # share of labelled samples mixed with a pseudo-labelled chunk
-    pseudo_mix_weight: float = 0.5      # weight of the soundscape chunk in that mix
+    pseudo_mix_weight: float = 0.5      # weight of the soundscape chunk in that mix (1: it replaces the crop)
     pseudo_temperature: float = 0.6     # pseudo-probabilities are raised to 1/T before mixing
     pseudo_oof_folds: int = 0           # >1: soundscapes in folds, labelled only by students that did not see them
     max_pseudo_files: int = 0           # 0 -> every unlabelled soundscape

@@ -97,7 +97,8 @@ class ClipDataset(Dataset):
             chunk, soft = self.pseudo.random_chunk(self.length)
             w = np.float32(cfg.pseudo_mix_weight)
             wave = (1 - w) * wave + w * chunk
-            target = np.maximum(target, soft) if cfg.mixup_labels == "max" else (1 - w) * target + w * soft
+            kept = target if w < 1 else np.zeros_like(target)   # weight 1: the chunk replaces the crop
+            target = np.maximum(kept, soft) if cfg.mixup_labels == "max" else (1 - w) * target + w * soft
         return wave.astype(np.float32, copy=False), target.astype(np.float32, copy=False)
 
     def _segment(self, i) -> np.ndarray:

@@ -50,6 +50,8 @@ RECIPES = {
     # variants explored on the field design's validation windows
     "wave_bg": dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave",
                     mixup_labels="max", background_prob=0.5),
+    "wave_lp": dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave",
+                    mixup_labels="max", background_prob=0.0, lowpass_prob=0.5),
     "wave10_bg": dict(data_source="waves", head="classifier", train_seconds=10.0, mixup_domain="wave",
                       mixup_labels="max", background_prob=0.5),
 }
@@ -124,7 +126,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def run(designs, seeds, recipes, rounds, out, year=2025, extra=None) -> pd.DataFrame:
+def run(designs, seeds, recipes, rounds, out, year=2025, extra=None, rounds_for=(), rounds_designs=()) -> pd.DataFrame:
     import yaml
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -141,7 +143,9 @@ def run(designs, seeds, recipes, rounds, out, year=2025, extra=None) -> pd.DataF
                     rows = [{"recipe": "baseline", "seed": seed, "round": "0",
                              "test_auc": run_baseline(info["competition_dir"], info["solution_path"], seed)}]
                 else:
-                    rows = run_one(params, recipe, seed, info, out / design, rounds, extra or {})
+                    chosen = ((not rounds_for or recipe in rounds_for)
+                              and (not rounds_designs or design in rounds_designs))
+                    rows = run_one(params, recipe, seed, info, out / design, rounds if chosen else 0, extra or {})
                 new = pd.DataFrame([{"design": design, **r} for r in rows])
                 done = pd.concat([done, new], ignore_index=True)
                 done.to_csv(csv, index=False)
@@ -158,14 +162,17 @@ def main(argv=None):
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--recipes", default=",".join(RECIPES))
     p.add_argument("--rounds", type=int, default=0, help="self-training rounds after each supervised run")
+    p.add_argument("--rounds-for", default="", help="only these recipes get the rounds (default: all)")
+    p.add_argument("--rounds-designs", default="", help="only these designs get the rounds (default: all)")
     p.add_argument("--year", type=int, default=2025)
     p.add_argument("--set", action="append", default=[], help="extra Config override key=value (YAML value)")
     p.add_argument("--out", default="runs/experiments")
     a = p.parse_args(argv)
     import yaml
     extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)}
-    summary = run(a.designs.split(","), [int(s) for s in a.seeds.split(",")], a.recipes.split(","), a.rounds, a.out,
-                  a.year, extra)
+    listed = lambda text: [x for x in text.split(",") if x]  # noqa: E731
+    summary = run(listed(a.designs), [int(s) for s in listed(a.seeds)], listed(a.recipes), a.rounds, a.out, a.year,
+                  extra, listed(a.rounds_for), listed(a.rounds_designs))
     print("\n".join(markdown_table(summary, list(summary.columns))))
 
 
