@@ -39,9 +39,9 @@ check: venv  ## fail if a src_py/notebooks pair differs or a notebook carries ou
 demo-data: venv  ## make demo-data [YEAR=2024|2025|2026] [DESIGN=field|classic|field-b]
 	$(PY) -m birdkit_tools.demo_data --out $(DEMO_DIR) --year $(YEAR) $(if $(DESIGN),--design $(DESIGN))
 
-demo: venv demo-data  ## the whole pipeline on the demo competition [YEAR=2024|2025|2026] [DESIGN=...]
+demo: venv demo-data  ## the whole pipeline on the demo competition [YEAR=2024|2025|2026] [DESIGN=...] [PARAMS=...]
 	@start=$$(date +%s); \
-	$(PY) -m birdkit_tools.runner --params params/demo.yaml --data-dir $(DEMO_DIR)/birdclef-$(YEAR) \
+	$(PY) -m birdkit_tools.runner --params $(PARAMS) --data-dir $(DEMO_DIR)/birdclef-$(YEAR) \
 	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) && \
 	echo "make demo: the notebooks took $$(( $$(date +%s) - start )) s (the venv and the demo data were made before)"
 

@@ -82,3 +82,10 @@ def test_inference_path_imports_neither_training_nor_opencv():
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_every_parameter_file_is_a_valid_config(root):
+    files = sorted((root / "params").glob("*.yaml"))
+    assert len(files) >= 5
+    for path in files:
+        Config.from_yaml(path)   # an unknown key or a bad value raises, naming the file
