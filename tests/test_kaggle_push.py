@@ -108,6 +108,9 @@ def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
     code = staging / "code"
     validate_dataset_metadata(json.loads((code / "dataset-metadata.json").read_text()), code)
     assert (code / "birdkit" / "__init__.py").is_file() and not list(code.rglob("__pycache__"))
+    shipped = {p.relative_to(code).as_posix() for p in code.rglob("*.py")}
+    assert shipped and all(p.startswith("birdkit/") for p in shipped)           # only the core package
+    assert not any(name in p for p in shipped for name in ("kaggle_push", "kaggle_stage", "bench", "demo", "runner"))
     assert (staging / "wheels" / "dataset-metadata.json").is_file()
     assert f"$ kaggle datasets version -p {code} -m" in out and "--dir-mode zip" in out
     assert f"$ kaggle datasets create -p {code} --dir-mode zip" in out
