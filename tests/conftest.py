@@ -2,7 +2,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import soundfile as sf
 
 from birdkit_tools.demo_data import generate_demo_competition
 
@@ -59,3 +61,20 @@ def demo_copy(demo_competition, tmp_path):
 def tone(seconds, sr, freq=1000.0, amp=0.5):
     t = np.arange(int(seconds * sr)) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_tone_clips(root, freqs: dict, per_class: int, seconds: float, seed: int, sr: int = 32000,
+                     jitter: float = 0.0) -> pd.DataFrame:
+    """Species that differ only in pitch: ``per_class`` noisy tone recordings of each label in
+    ``root/<label>/``, as a metadata table (``primary_label``, ``secondary``, ``filename``, ``path``)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, freq in freqs.items():
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pitch = freq * rng.uniform(1 - jitter, 1 + jitter) if jitter else freq
+            wave = tone(seconds, sr, pitch, 0.3) + rng.normal(0, 0.05, int(seconds * sr)).astype(np.float32)
+            sf.write(root / label / f"XC{i}.wav", wave, sr)
+            rows.append({"primary_label": label, "secondary": [], "filename": f"{label}/XC{i}.wav",
+                         "path": str(root / label / f"XC{i}.wav")})
+    return pd.DataFrame(rows)

@@ -8,14 +8,13 @@ import textwrap
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 import soundfile as sf
 
 from birdkit.config import Config
 from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
 from birdkit.selftrain import PSEUDO_NAME, PseudoSet, first_unfinished_round, run_round, soundscape_folds
-from conftest import tone
+from conftest import tone, write_tone_clips
 
 pytestmark = pytest.mark.slow  # trains students
 SR = 32000
@@ -26,22 +25,15 @@ FREQS = {"a": 600.0, "b": 2500.0, "c": 7000.0}
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("st")
+    table = write_tone_clips(root, FREQS, 4, 2.0, seed=1)
     rng = np.random.default_rng(1)
-    rows = []
-    for label, freq in FREQS.items():
-        (root / label).mkdir()
-        for i in range(4):
-            noisy = tone(2.0, SR, freq, 0.3) + rng.normal(0, 0.05, 2 * SR).astype(np.float32)
-            sf.write(root / label / f"{i}.wav", noisy, SR)
-            rows.append({"primary_label": label, "secondary": [], "filename": f"{label}/{i}.wav",
-                         "path": str(root / label / f"{i}.wav")})
     (root / "soundscapes").mkdir()
     files = []
     for i in range(4):   # 15-s soundscapes: three windows, one species each
         wave = np.concatenate([tone(5.0, SR, FREQS[c], 0.1) for c in np.roll(CLASSES, i)])
         files.append(root / "soundscapes" / f"ss{i}.wav")
         sf.write(files[-1], wave + rng.normal(0, 0.05, len(wave)).astype(np.float32), SR)
-    return pd.DataFrame(rows), files
+    return table, files
 
 
 def cfg_for(tmp_path, **over):

@@ -1,9 +1,7 @@
 """The waveform training path (issue 11): a separable set is learnt, one front end for every path,
 val_fold -1 and several folds."""
 import numpy as np
-import pandas as pd
 import pytest
-import soundfile as sf
 import torch
 
 from birdkit.config import Config
@@ -13,7 +11,7 @@ from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
 from birdkit.models import build_model, model_from_checkpoint
 from birdkit.spectrograms import generate_spectrograms
 from birdkit.train import Trainer, seed_everything
-from conftest import tone
+from conftest import write_tone_clips
 
 SR = 32000
 CLASSES = ["1139490", "amekes", "grekis"]
@@ -23,17 +21,7 @@ FREQS = {"1139490": 6000.0, "amekes": 2000.0, "grekis": 500.0}
 @pytest.fixture(scope="module")
 def tones(tmp_path_factory):
     """Three species that differ only in pitch: 8 noisy 3-s recordings each."""
-    root = tmp_path_factory.mktemp("tones")
-    rng = np.random.default_rng(0)
-    rows = []
-    for label, freq in FREQS.items():
-        (root / label).mkdir()
-        for i in range(8):
-            wave = tone(3.0, SR, freq * rng.uniform(0.95, 1.05), 0.3) + rng.normal(0, 0.05, 3 * SR).astype(np.float32)
-            sf.write(root / label / f"XC{i}.wav", wave, SR)
-            rows.append({"primary_label": label, "secondary": [], "filename": f"{label}/XC{i}.wav",
-                         "path": str(root / label / f"XC{i}.wav")})
-    return pd.DataFrame(rows)
+    return write_tone_clips(tmp_path_factory.mktemp("tones"), FREQS, 8, 3.0, seed=0, jitter=0.05)
 
 
 def small_cfg(tmp_path, **over):
