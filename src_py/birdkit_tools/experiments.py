@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from birdkit.config import Config
 from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
@@ -30,6 +31,7 @@ from birdkit.metrics import score_submission
 from birdkit.notebook.session import load_tables
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
 from birdkit.selftrain import run_round
+from birdkit.soundscape_labels import score_windows
 from birdkit.spectrograms import generate_spectrograms
 
 from .baseline import run_baseline
@@ -116,6 +118,40 @@ def _row(cfg, recipe, seed, round_, history, test, seconds) -> dict:
             "train_s": round(seconds, 1), "run_dir": cfg.run_dir}
 
 
+POSTPROCESS = [dict(), dict(smoothing=0.1), dict(smoothing=0.2), dict(file_max_rescale=0.5),
+               dict(file_max_rescale=1.0), dict(tta_views=1), dict(ensemble_average="rank")]
+
+
+def postprocess(out, design: str, recipe: str, seeds, rounds: str = "all") -> pd.DataFrame:
+    """Inference settings on the trained runs of ``recipe``: the metric on the labelled soundscape
+    windows (validation) and on the test soundscapes, per setting and seed (``postprocess.csv``)."""
+    out, rows = Path(out), []
+    info = generate_demo_competition(out / "data" / design, design=design)
+    comp, solution = Path(info["competition_dir"]), pd.read_csv(info["solution_path"])
+    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    for seed in seeds:
+        run_dir = out / design / f"{recipe}-s{seed}"
+        base = recipe_config(params, recipe, seed, comp, run_dir, out / design / "cache", {})
+        tables = load_tables(comp, base.run_dir)
+        labelled_files = [tables.layout.soundscape_dir / f for f in tables.labelled.files]
+        test_files, _ = choose_soundscapes(comp, base.dry_run_soundscapes)
+        ensemble = load_ensemble(read_ensemble_list(base.checkpoint_dir, rounds), "torch", run_dir / "export")
+        for change in POSTPROCESS:
+            cfg = dataclasses.replace(base, **change)
+            val = predict_soundscapes(labelled_files, ensemble, cfg, progress=False).submission
+            test = predict_soundscapes(test_files, ensemble, cfg, progress=False).submission
+            rows.append({"design": design, "recipe": recipe, "rounds": rounds, "seed": seed,
+                         "setting": ", ".join(f"{k}={v}" for k, v in change.items()) or "as trained",
+                         "val_soundscape_auc": score_windows(val, tables.labelled),
+                         "test_auc": score_submission(test, solution)})
+        ensemble.close()
+    table = pd.DataFrame(rows)
+    table.to_csv(out / f"postprocess-{design}-{recipe}-{rounds}.csv", index=False)
+    summary = table.groupby("setting", sort=False)[["val_soundscape_auc", "test_auc"]].agg(["mean", "std"])
+    summary.columns = [f"{c}_{s}" for c, s in summary.columns]
+    return summary.reset_index()
+
+
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in ("val_clip_auc", "val_soundscape_auc", "test_auc") if c in results]
     grouped = results.groupby(["design", "recipe", "round"], sort=False)
@@ -127,7 +163,6 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(designs, seeds, recipes, rounds, out, year=2025, extra=None, rounds_for=(), rounds_designs=()) -> pd.DataFrame:
-    import yaml
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
@@ -167,8 +202,15 @@ def main(argv=None):
     p.add_argument("--year", type=int, default=2025)
     p.add_argument("--set", action="append", default=[], help="extra Config override key=value (YAML value)")
     p.add_argument("--out", default="runs/experiments")
+    p.add_argument("--postprocess", default="", help="RECIPE: compare inference settings on its trained runs")
+    p.add_argument("--postprocess-rounds", default="all", help="last | all: which models of those runs")
     a = p.parse_args(argv)
-    import yaml
+    if a.postprocess:
+        seeds = [int(s) for s in a.seeds.split(",") if s]
+        for design in a.designs.split(","):
+            table = postprocess(a.out, design, a.postprocess, seeds, a.postprocess_rounds)
+            print("\n".join(markdown_table(table, list(table.columns))))
+        return
     extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)}
     listed = lambda text: [x for x in text.split(",") if x]  # noqa: E731
     summary = run(listed(a.designs), [int(s) for s in listed(a.seeds)], listed(a.recipes), a.rounds, a.out, a.year,
