@@ -10,7 +10,7 @@ from birdkit.config import Config
 from birdkit.data import ClipDataset
 from birdkit.ensemble import TTA, combine, load_ensemble
 from birdkit.models import build_model, make_contract, save_checkpoint
-from birdkit.soundscapes import LabelledChunks, PseudoLabels, SoundscapeValidation, power_transform
+from birdkit.soundscapes import LabelledChunks, PseudoLabels, SoundscapeBank, SoundscapeValidation, power_transform
 from birdkit.tta import rescale_by_file_max
 
 SR = 32000
@@ -131,3 +131,18 @@ def test_labelled_chunks_and_validation_map_windows_to_rows(tmp_path):
     # class 0 (sigmoid(-level)) and class 2 (sigmoid(level)) rank their positive window first: AUC 1;
     # class 1 scores every window 0.5: AUC 0.5
     assert val.evaluate(Level(), 5 * SR, "bce") == pytest.approx(5 / 6)
+
+
+def test_soundscapes_past_the_cache_are_read_by_seeking_with_the_same_chunks(tmp_path):
+    files = [_soundscape(tmp_path, f"s{i}.wav", 20) for i in range(2)]
+    probs = [np.full((4, 3), 0.5, np.float32)] * 2
+    cached = PseudoLabels(files, probs, SR, 5 * SR, 0.6, 10 * SR)
+    seeking = PseudoLabels(files, probs, SR, 5 * SR, 0.6, 10 * SR)
+    seeking.cache_bytes = 0                                  # nothing fits: every chunk is decoded alone
+    for start in (0, 5 * SR, 15 * SR):
+        np.testing.assert_allclose(seeking.chunk(1, start, 10 * SR), cached.chunk(1, start, 10 * SR), atol=1e-3)
+    assert seeking._waves == {} and len(cached._waves) == 1
+    assert seeking.samples(0) == 20 * SR
+    bank = SoundscapeBank(files, SR, cache_bytes=0)
+    torch.manual_seed(0)
+    assert bank.random_chunk(10 * SR).shape == (10 * SR,) and bank._waves == {}

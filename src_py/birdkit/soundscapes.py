@@ -15,27 +15,62 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import AudioError, load_audio
+from .audio import AudioError, audio_info, load_audio, read_segment
 from .metrics import macro_roc_auc
 from .models import probabilities
 from .tta import soundscape_views
 from .windows import n_windows, to_chunks
 
+CACHE_BYTES = 1_000_000_000  # per process: decoded soundscapes kept as float16 (a 60-s file is 3.8 MB)
+
 
 class _Decoded:
-    """Whole soundscapes decoded once and kept as float16 (a 60-s file is 3.8 MB)."""
+    """Soundscapes decoded once and kept as float16 while they fit in ``cache_bytes``; past that,
+    only the chunk asked for is decoded (soundfile seeks), so 10,000 one-minute files never fill
+    the memory."""
 
-    def __init__(self, files, sample_rate: int):
-        self.files, self.sample_rate = [Path(f) for f in files], sample_rate
-        self._waves, self.failed = {}, {}
+    def __init__(self, files, sample_rate: int, cache_bytes: int = CACHE_BYTES):
+        self.files, self.sample_rate, self.cache_bytes = [Path(f) for f in files], sample_rate, cache_bytes
+        self._waves, self._seconds, self.failed, self._cached = {}, {}, {}, 0
+
+    def _fail(self, i: int, exc: AudioError) -> None:
+        self.failed[self.files[i].name] = f"{exc.reason}: {exc.detail}"
 
     def wave(self, i: int) -> np.ndarray | None:
-        if i not in self._waves and self.files[i].name not in self.failed:
+        """The whole file (decoded now if not cached; cached while there is room), or None."""
+        if i in self._waves or self.files[i].name in self.failed:
+            return self._waves.get(i)
+        try:
+            wave = load_audio(self.files[i], self.sample_rate).astype(np.float16)
+        except AudioError as exc:
+            self._fail(i, exc)
+            return None
+        if self._cached + wave.nbytes <= self.cache_bytes:
+            self._waves[i], self._cached = wave, self._cached + wave.nbytes
+        return wave
+
+    def samples(self, i: int) -> int | None:
+        """Length of file ``i`` in samples (from the header when it is not cached), or None."""
+        if i in self._waves:
+            return len(self._waves[i])
+        if i not in self._seconds and self.files[i].name not in self.failed:
             try:
-                self._waves[i] = load_audio(self.files[i], self.sample_rate).astype(np.float16)
+                self._seconds[i] = audio_info(self.files[i])[1]
             except AudioError as exc:
-                self.failed[self.files[i].name] = f"{exc.reason}: {exc.detail}"
-        return self._waves.get(i)
+                self._fail(i, exc)
+        return None if i not in self._seconds else int(self._seconds[i] * self.sample_rate)
+
+    def chunk(self, i: int, start: int, length: int) -> np.ndarray | None:
+        """``length`` samples of file ``i`` from sample ``start`` (zero-padded past the end), or None."""
+        if i in self._waves or self._cached < self.cache_bytes:
+            wave = self.wave(i)
+            return None if wave is None else _chunk(wave, start, length)
+        try:
+            piece = read_segment(self.files[i], self.sample_rate, start / self.sample_rate, length / self.sample_rate)
+        except AudioError as exc:
+            self._fail(i, exc)
+            return None
+        return _chunk(piece, 0, length)
 
 
 def _chunk(wave: np.ndarray, start: int, length: int) -> np.ndarray:
@@ -50,9 +85,12 @@ class SoundscapeBank(_Decoded):
 
     def random_chunk(self, length: int) -> np.ndarray:
         for _ in range(10):
-            wave = self.wave(int(torch.randint(0, len(self.files), ())))
-            if wave is not None:
-                return _chunk(wave, int(torch.randint(0, max(1, len(wave) - length + 1), ())), length)
+            i = int(torch.randint(0, len(self.files), ()))
+            total = self.samples(i)
+            piece = None if total is None else self.chunk(i, int(torch.randint(0, max(1, total - length + 1), ())),
+                                                          length)
+            if piece is not None:
+                return piece
         raise RuntimeError(f"no decodable soundscape among {len(self.files)} files; failed: {self.failed}")
 
 
@@ -80,9 +118,9 @@ class PseudoLabels(_Decoded):
     def random_chunk(self, length: int) -> tuple[np.ndarray, np.ndarray]:
         for _ in range(10):
             i, s = self.starts[int(torch.multinomial(self.weights, 1))]
-            wave = self.wave(i)
-            if wave is not None:
-                return _chunk(wave, s * self.window, length), self.target(i, s)
+            piece = self.chunk(i, s * self.window, length)
+            if piece is not None:
+                return piece, self.target(i, s)
         raise RuntimeError(f"no decodable pseudo-labelled soundscape; failed: {self.failed}")
 
 
@@ -151,7 +189,7 @@ class LabelledChunks(_Decoded, torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         f, w, target = self.items[i]
-        wave = self.wave(f)
-        if wave is None:
+        piece = self.chunk(f, w * self.window, self.length)
+        if piece is None:
             raise RuntimeError(f"labelled soundscape {self.files[f]} cannot be decoded: {self.failed}")
-        return torch.from_numpy(_chunk(wave, w * self.window, self.length)), torch.from_numpy(target), -1
+        return torch.from_numpy(piece), torch.from_numpy(target), -1
