@@ -146,3 +146,12 @@ def test_soundscapes_past_the_cache_are_read_by_seeking_with_the_same_chunks(tmp
     bank = SoundscapeBank(files, SR, cache_bytes=0)
     torch.manual_seed(0)
     assert bank.random_chunk(10 * SR).shape == (10 * SR,) and bank._waves == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (runs on the lent GPU machine)")
+def test_an_ensemble_on_the_gpu_scores_like_on_the_cpu(checkpoints, tmp_path):
+    wave = np.random.default_rng(0).normal(0, 0.1, SR * 30).astype(np.float32)
+    cpu = load_ensemble(checkpoints, "torch", tmp_path / "cpu").member_probs(wave)
+    gpu_ensemble = load_ensemble(checkpoints, "torch", tmp_path / "gpu", device="cuda")
+    assert gpu_ensemble.on_gpu
+    np.testing.assert_allclose(gpu_ensemble.member_probs(wave), cpu, atol=1e-4)

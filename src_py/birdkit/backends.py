@@ -88,25 +88,35 @@ def load_graph(path, name: str, threads: int = 0):
     return lambda x: compiled(x)[0]
 
 
-def _tensor(x: np.ndarray) -> torch.Tensor:
+def _tensor(x) -> torch.Tensor:
+    """A float32 tensor of an array or tensor (tensors stay on their device)."""
+    if isinstance(x, torch.Tensor):
+        return x.float()
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
+def _array(x) -> np.ndarray:
+    return np.ascontiguousarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+
+
 class TorchBackend:
+    """torch eager, on ``device`` (a GPU where the session has one: pseudo-labelling in a training
+    kernel; Kaggle's submission kernels are CPU-only)."""
     name = "torch"
     frontend_in_graph = False
 
-    def __init__(self, model, chunk_samples: int):
-        self.model = model.eval()
+    def __init__(self, model, chunk_samples: int, device="cpu"):
+        self.device = torch.device(device)
+        self.model = model.eval().to(self.device)
         self.windows = 1 if model.sed is None else model.windows_per_chunk(chunk_samples)
 
     @torch.no_grad()
-    def from_images(self, images: np.ndarray) -> np.ndarray:
-        return self.model.window_logits(_tensor(images), self.windows).numpy()
+    def from_images(self, images) -> np.ndarray:
+        return _array(self.model.window_logits(_tensor(images).to(self.device), self.windows))
 
     @torch.no_grad()
-    def __call__(self, chunks: np.ndarray) -> np.ndarray:
-        return self.model(_tensor(chunks)).numpy()
+    def __call__(self, chunks) -> np.ndarray:
+        return _array(self.model(_tensor(chunks).to(self.device)))
 
 
 class CompiledBackend:
@@ -130,15 +140,15 @@ class CompiledBackend:
         self.graph_path = path
         self.run = load_graph(path, name, threads)
 
-    def from_images(self, images: np.ndarray) -> np.ndarray:
-        return self.run(np.ascontiguousarray(images, dtype=np.float32))
+    def from_images(self, images) -> np.ndarray:
+        return self.run(_array(images))
 
-    def __call__(self, chunks: np.ndarray) -> np.ndarray:
+    def __call__(self, chunks) -> np.ndarray:
         if self.frontend_in_graph:
-            return self.run(np.ascontiguousarray(chunks, dtype=np.float32))
+            return self.run(_array(chunks))
         with torch.no_grad():
             image = self.model.image(self.model.chunk_wave(_tensor(chunks)))
-        return self.from_images(image.numpy())
+        return self.from_images(image)
 
 
 def available(name: str) -> bool:
@@ -151,7 +161,7 @@ def resolve_backend(name: str) -> str:
 
 
 def make_backend(model, name: str, chunk_samples: int, work_dir, threads: int = 0, frontend_in_graph=False,
-                 export=True):
+                 export=True, device="cpu"):
     """The backend called ``name``, or torch (with a banner) when its package is missing; ``.name`` says which."""
     if resolve_backend(name) != name:
         shout(f"INFERENCE BACKEND FALLBACK: {name} -> torch eager",
@@ -160,5 +170,5 @@ def make_backend(model, name: str, chunk_samples: int, work_dir, threads: int = 
               "fix: attach the wheels dataset (make push-wheels) or set backend to torch")
         name = "torch"
     if name == "torch":
-        return TorchBackend(model, chunk_samples)
+        return TorchBackend(model, chunk_samples, device)
     return CompiledBackend(model, name, chunk_samples, work_dir, threads, frontend_in_graph, export)

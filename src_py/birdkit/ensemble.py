@@ -94,18 +94,24 @@ class Ensemble:
         first = self.members[members[0]]
         if first.backend.frontend_in_graph:
             return [first.backend(chunks)]
+        device = next(first.model.parameters()).device   # a GPU when torch runs there
         with torch.no_grad():
-            mels = first.model.mels(first.model.chunk_wave(torch.from_numpy(chunks)))
+            mels = first.model.mels(first.model.chunk_wave(torch.from_numpy(chunks).to(device)))
         self.frontend_calls += 1
-        return [self.members[i].backend.from_images(to_image(mels, self.members[i].model.in_chans).numpy())
+        return [self.members[i].backend.from_images(to_image(mels, self.members[i].model.in_chans))
                 for i in members]
+
+    @property
+    def on_gpu(self) -> bool:
+        return any(getattr(m.backend, "device", torch.device("cpu")).type == "cuda" for m in self.members)
 
     @torch.no_grad()
     def __call__(self, waves: np.ndarray) -> np.ndarray:
         """Mean probabilities ``[N, classes]`` of single windows ``[N, window]`` (validation clips),
         with each member's torch model (a compiled SED graph is fixed to its chunk length)."""
         x = torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32))
-        return np.mean([probabilities(m.model(x), m.loss).numpy() for m in self.members], axis=0)
+        return np.mean([probabilities(m.model(x.to(next(m.model.parameters()).device)), m.loss).cpu().numpy()
+                        for m in self.members], axis=0)
 
     def close(self):
         if self._pool is not None:
@@ -130,8 +136,9 @@ def combine(member_probs: list, how: str = "mean") -> list:
 
 
 def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False, export=True,
-                  chunk_seconds: float = 0.0) -> Ensemble:
-    """Checkpoints -> an ``Ensemble`` on ``backend``; compiled graphs are written to ``work_dir``."""
+                  chunk_seconds: float = 0.0, device: str = "cpu") -> Ensemble:
+    """Checkpoints -> an ``Ensemble`` on ``backend``; compiled graphs are written to ``work_dir``.
+    ``device``: where the torch backend runs ("cuda" in a GPU session; compiled backends are CPU)."""
     members, contract = [], None
     for i, path in enumerate(paths):
         model, c = model_from_checkpoint(path)
@@ -142,7 +149,7 @@ def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=Fa
         contract = contract or c
         chunk = contract_chunk_samples(c, chunk_seconds)
         members.append(Member(make_backend(model, backend, chunk, Path(work_dir) / f"model{i}", threads,
-                                           frontend_in_graph, export), model, c["loss"], chunk))
+                                           frontend_in_graph, export, device), model, c["loss"], chunk))
     if contract is None:
         raise ValueError("no checkpoint given")
     spec = {"paths": [str(p) for p in paths], "backend": members[0].backend.name, "work_dir": str(work_dir),

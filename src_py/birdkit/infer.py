@@ -99,7 +99,7 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
     sr, window = ensemble.sample_rate, ensemble.window_samples
-    workers = worker_count(cfg.infer_workers, len(files))
+    workers = 1 if ensemble.on_gpu else worker_count(cfg.infer_workers, len(files))
     tta = TTA.from_config(cfg)
     per_file, skipped, t_model = [], [], 0.0
     started = time.perf_counter()

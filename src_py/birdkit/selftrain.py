@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from .audio import AudioError, audio_info
 from .folds import last_round, read_ensemble_list, train_fold, write_ensemble_list
@@ -79,8 +80,10 @@ def soundscape_folds(files, k: int, seed: int) -> np.ndarray:
 def label_files(checkpoints, files, cfg, work_dir, progress=True) -> tuple[list, list, list]:
     """Teacher probabilities of ``files`` (raw: no smoothing or file-max rescaling); undecodable
     files are left out and returned as skip records."""
-    ensemble = load_ensemble(checkpoints, cfg.backend, work_dir, cfg.threads, cfg.frontend_in_graph,
-                             chunk_seconds=cfg.infer_chunk_seconds)
+    gpu = torch.cuda.is_available()   # a training session's GPU scores the soundscapes with torch
+    ensemble = load_ensemble(checkpoints, "torch" if gpu else cfg.backend, work_dir, cfg.threads,
+                             cfg.frontend_in_graph, chunk_seconds=cfg.infer_chunk_seconds,
+                             device="cuda" if gpu else "cpu")
     raw = dataclasses.replace(cfg, smoothing=0.0, file_max_rescale=0.0)
     try:
         result = predict_soundscapes(files, ensemble, raw, progress=progress)
