@@ -14,7 +14,8 @@ PARAMS ?= params/demo.yaml
 DATA_DIR ?=
 SOLUTION ?=
 NAME ?=
-RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME))
+SET ?=
+RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME)) $(foreach s,$(SET),--set $(s))
 
 .PHONY: venv sync check lint demo demo-data run smoke test test-fast bench push push-status pull-output push-wheels clean baseline \
 	kaggle-venv test-kaggle-env
@@ -42,7 +43,7 @@ demo-data: venv  ## make demo-data [YEAR=2024|2025|2026] [DESIGN=field|classic|f
 demo: venv demo-data  ## the whole pipeline on the demo competition [YEAR=2024|2025|2026] [DESIGN=...] [PARAMS=...]
 	@start=$$(date +%s); \
 	$(PY) -m birdkit_tools.runner --params $(PARAMS) --data-dir $(DEMO_DIR)/birdclef-$(YEAR) \
-	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) && \
+	  --solution $(DEMO_DIR)/solution.csv $(if $(NAME),--name $(NAME)) $(foreach s,$(SET),--set $(s)) && \
 	echo "make demo: the notebooks took $$(( $$(date +%s) - start )) s (the venv and the demo data were made before)"
 
 baseline: venv $(if $(DATA_DIR),,demo-data)  ## logistic regression on log-mel statistics [DATA_DIR=... SOLUTION=...]

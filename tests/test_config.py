@@ -89,3 +89,15 @@ def test_every_parameter_file_is_a_valid_config(root):
     assert len(files) >= 5
     for path in files:
         Config.from_yaml(path)   # an unknown key or a bad value raises, naming the file
+
+
+def test_runner_set_overrides_a_parameter_and_is_validated(tmp_path, root):
+    from birdkit_tools.runner import parse_sets
+    assert parse_sets(["pseudo_rounds=1", "folds=[0, 1]", "backend=torch"]) == \
+        {"pseudo_rounds": 1, "folds": [0, 1], "backend": "torch"}
+    params = resolve_params(root / "params" / "smoke.yaml", parse_sets(["epochs=3"]))
+    assert params["epochs"] == 3
+    with pytest.raises(ConfigError, match="epoch"):
+        resolve_params(root / "params" / "smoke.yaml", parse_sets(["epoch=3"]))
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        parse_sets(["epochs"])

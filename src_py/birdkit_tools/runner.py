@@ -39,6 +39,17 @@ def resolve_params(params_file, overrides: dict) -> dict:
     return params
 
 
+def parse_sets(items) -> dict:
+    """``["pseudo_rounds=1", "folds=[0, 1]"]`` -> ``{"pseudo_rounds": 1, "folds": [0, 1]}`` (YAML values)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def prepare_run_dir(runs_dir, name: str, overwrite: bool) -> Path:
     run_dir = Path(runs_dir) / name
     if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
@@ -83,13 +94,16 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="comma-separated notebook prefixes to run, e.g. 01,02")
     p.add_argument("--kernel", default="birdkit", help="Jupyter kernel name (make venv registers birdkit)")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one parameter (YAML value), e.g. --set pseudo_rounds=1; repeatable")
     args = p.parse_args(argv)
     logging.getLogger("papermill").setLevel(logging.ERROR)  # "Passed unknown parameter" for each key
     started = time.perf_counter()
     name = args.name or f"{Path(args.params).stem}-{datetime.now():%Y%m%d-%H%M%S}"
     try:
-        params = resolve_params(args.params, {"data_dir": args.data_dir, "solution_path": args.solution,
-                                              "run_dir": str(Path(args.runs_dir) / name)})
+        overrides = {**parse_sets(args.set), "data_dir": args.data_dir, "solution_path": args.solution,
+                     "run_dir": str(Path(args.runs_dir) / name)}
+        params = resolve_params(args.params, overrides)
     except ConfigError as exc:
         raise SystemExit(f"bad parameters, nothing was run: {exc}") from None
     run_dir = prepare_run_dir(args.runs_dir, name, args.overwrite)
