@@ -9,6 +9,7 @@ import torch
 from birdkit.config import Config
 from birdkit.data import ClipDataset
 from birdkit.ensemble import TTA, combine, load_ensemble
+from birdkit.features import MelSettings
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.soundscapes import LabelledChunks, PseudoLabels, SoundscapeBank, SoundscapeValidation, power_transform
 from birdkit.tta import rescale_by_file_max
@@ -118,12 +119,23 @@ def test_labelled_chunks_and_validation_map_windows_to_rows(tmp_path):
     assert chunks[1][1].tolist() == [0, 1, 0]       # window 2 (10-15 s) has no labels: adds nothing
     assert chunks[2][0].shape == (10 * SR,) and float(chunks[2][0][-1]) == 0.0   # past the end: zeros
 
-    class Level(torch.nn.Module):                   # logit of class c = window level * (c - 1)
-        sed = None
+    class Level(torch.nn.Module):
+        """A stand-in BirdModel: its "image" of a window is the window, and the logit of class c is
+        the window's mean level times (c - 1)."""
+        sed, in_chans, window_samples, mel = None, 1, 5 * SR, MelSettings(sample_rate=SR)
 
-        def forward(self, chunks):
-            level = chunks.reshape(-1, 5 * SR).mean(dim=1, keepdim=True)
-            return level * torch.tensor([[-1.0, 0.0, 1.0]])
+        def __init__(self):
+            super().__init__()
+            self.unused = torch.nn.Parameter(torch.zeros(1))   # a device to be on
+
+        def chunk_wave(self, chunks):
+            return chunks.reshape(-1, self.window_samples)
+
+        def mels(self, windows):
+            return windows[:, None, :]                        # [N, 1 band, samples as frames]
+
+        def window_logits(self, image, windows=1):
+            return image.mean(dim=(1, 2, 3))[:, None] * torch.tensor([[-1.0, 0.0, 1.0]])
 
     val = SoundscapeValidation(tmp_path, windows, targets, SR, 5 * SR)
     probs = val.predict(Level(), 5 * SR, "bce")

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from .audio import AudioError, load_audio
-from .backends import make_backend
+from .backends import TorchBackend, make_backend
 from .features import to_image
 from .models import contract_chunk_samples, contract_window_samples, model_from_checkpoint, probabilities
 from .tta import aggregate, soundscape_views
@@ -54,6 +54,14 @@ class Ensemble:
     spec: dict = field(default_factory=dict)     # how a worker process loads it again (birdkit.pool)
     frontend_calls: int = 0
     _pool: object = field(default=None, repr=False)   # worker processes (birdkit.infer), kept for reuse
+
+    @classmethod
+    def of_model(cls, model, loss: str, chunk_samples: int, classes, device="cpu") -> Ensemble:
+        """One live model (not a checkpoint) on torch: validation during training."""
+        window_seconds = model.window_samples / model.mel.sample_rate
+        contract = {"mel": model.mel.as_dict(), "window_seconds": window_seconds, "classes": list(classes)}
+        member = Member(TorchBackend(model, chunk_samples, device), model, loss, chunk_samples)
+        return cls([member], list(classes), contract)
 
     @property
     def sample_rate(self) -> int:

@@ -16,10 +16,8 @@ import numpy as np
 import torch
 
 from .audio import AudioError, audio_info, load_audio, read_segment
+from .ensemble import Ensemble
 from .metrics import macro_roc_auc
-from .models import probabilities
-from .tta import soundscape_views
-from .windows import n_windows, to_chunks
 
 CACHE_BYTES = 1_000_000_000  # per process: decoded soundscapes kept as float16 (a 60-s file is 3.8 MB)
 
@@ -139,21 +137,18 @@ class SoundscapeValidation(_Decoded):
     def __len__(self):
         return len(self.targets)
 
-    @torch.no_grad()
     def predict(self, model, chunk_samples: int, loss: str, device="cpu") -> np.ndarray:
-        """Probabilities ``[N, classes]`` of every labelled window (NaN where its file failed)."""
+        """Probabilities ``[N, classes]`` of every labelled window (NaN where its file failed), by
+        the inference path (``Ensemble.member_probs``) with ``model`` as it is now."""
         out = np.full(self.targets.shape, np.nan, dtype=np.float32)
-        k = 1 if model.sed is None else chunk_samples // self.window
+        scorer = Ensemble.of_model(model, loss, chunk_samples, range(self.targets.shape[1]), device)
         for i, name in enumerate(self.names):
             wave = self.wave(i)
             if wave is None:
                 continue
-            n = n_windows(len(wave), self.window)
-            views = soundscape_views(wave.astype(np.float32), self.window, 1, 0)
-            chunks = torch.from_numpy(to_chunks(views, k)).to(device)
-            probs = probabilities(model(chunks).float(), loss).cpu().numpy()[:n]
+            probs = scorer.member_probs(wave.astype(np.float32))[0]
             for r, w in self.rows[name]:
-                if w < n:
+                if w < len(probs):
                     out[r] = probs[w]
         return out
 
