@@ -27,6 +27,7 @@ run_dir = "runs/interactive"
 checkpoint_paths = []      # [] = this run's models (checkpoints/ensemble.json), else found under kaggle_input
 backend = "openvino"       # torch | onnxruntime | openvino (falls back to torch if missing)
 ensemble_average = "mean"  # mean | rank
+ensemble_rounds = "last"   # last | all: the last self-training round's models, or every round's
 tta_views = 1
 smoothing = 0.0            # weight of each neighbouring window; 0 = off
 file_max_rescale = 0.0     # p * max over the file ** a, per class; 0 = off
@@ -53,7 +54,7 @@ from birdkit.projection import check_budget, project
 
 cfg, comp = session.start(globals(), "inference")
 layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget
-paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input)
+paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds)
 ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph,
                          chunk_seconds=cfg.infer_chunk_seconds)
 sample_submission = pd.read_csv(comp / "sample_submission.csv")
