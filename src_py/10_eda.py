@@ -28,7 +28,6 @@ tables = session.load_tables(comp, cfg.run_dir)
 taxonomy, classes, train = tables.taxonomy, tables.classes, tables.train
 print(f"{len(train)} usable recordings of {train.primary_label.nunique()} species; "
       f"the submission has {len(classes)} classes")
-print(tables.layout.describe())
 
 # %% [markdown]
 # ## Recordings per species (seed cell 3)

@@ -159,3 +159,12 @@ def test_fallback_length_from_header_else_the_years(tmp_path):
     (tmp_path / "junk.ogg").write_bytes(b"not audio at all")
     assert fallback_seconds(tmp_path / "junk.ogg", 240) == 240
     assert n_windows(int(fallback_seconds(tmp_path / "junk.ogg", 240) * 32000), 5 * 32000) == 48
+
+
+def test_eda_counts_by_site_and_hour():
+    windows = pd.DataFrame({"site": ["S22", None, "S05", "S22"],
+                            "hour": pd.array([20, None, 5, 20], dtype="Int64")})
+    assert eda.counts_by(windows, "site").to_dict() == {"S05": 1, "S22": 2}
+    hours = eda.counts_by(windows, "hour")
+    assert hours.to_dict() == {5: 1, 20: 2} and all(type(h) is int for h in hours.index)
+    assert eda.counts_by(windows.iloc[1:2], "site").empty

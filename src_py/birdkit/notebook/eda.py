@@ -59,4 +59,6 @@ def soundscape_files(layout) -> pd.DataFrame:
 
 def counts_by(df: pd.DataFrame, key: str) -> pd.Series:
     """Rows per value of ``key`` (site or hour), sorted by value; empty when no name carried one."""
-    return df[key].dropna().value_counts().sort_index()
+    counts = df[key].dropna().value_counts().sort_index()
+    counts.index = [int(v) if key == "hour" else v for v in counts.index]  # 5, not np.int64(5), when printed
+    return counts
