@@ -37,6 +37,11 @@ class TTA(NamedTuple):
         return cls(cfg.tta_views, cfg.tta_shift_seconds, cfg.tta_aggregation)
 
 
+def _device(model) -> torch.device:
+    """Where ``model``'s weights are: a GPU when the torch backend runs there, else the CPU."""
+    return next(model.parameters()).device
+
+
 @dataclass
 class Member:
     backend: object
@@ -102,7 +107,7 @@ class Ensemble:
         first = self.members[members[0]]
         if first.backend.frontend_in_graph:
             return [first.backend(chunks)]
-        device = next(first.model.parameters()).device   # a GPU when torch runs there
+        device = _device(first.model)   # a GPU when torch runs there
         with torch.no_grad():
             mels = first.model.mels(first.model.chunk_wave(torch.from_numpy(chunks).to(device)))
         self.frontend_calls += 1
@@ -111,14 +116,14 @@ class Ensemble:
 
     @property
     def on_gpu(self) -> bool:
-        return any(getattr(m.backend, "device", torch.device("cpu")).type == "cuda" for m in self.members)
+        return any(_device(m.model).type == "cuda" for m in self.members)
 
     @torch.no_grad()
     def __call__(self, waves: np.ndarray) -> np.ndarray:
         """Mean probabilities ``[N, classes]`` of single windows ``[N, window]`` (validation clips),
         with each member's torch model (a compiled SED graph is fixed to its chunk length)."""
         x = torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32))
-        return np.mean([probabilities(m.model(x.to(next(m.model.parameters()).device)), m.loss).cpu().numpy()
+        return np.mean([probabilities(m.model(x.to(_device(m.model))), m.loss).cpu().numpy()
                         for m in self.members], axis=0)
 
     def close(self):

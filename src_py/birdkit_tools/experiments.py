@@ -37,6 +37,7 @@ from birdkit.spectrograms import generate_spectrograms
 from .baseline import run_baseline
 from .demo import generate_demo_competition
 from .report import markdown_table
+from .runner import parse_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 # What each recipe changes in params/demo.yaml (the rest is shared)
@@ -57,6 +58,11 @@ RECIPES = {
     "wave10_bg": dict(data_source="waves", head="classifier", train_seconds=10.0, mixup_domain="wave",
                       mixup_labels="max", background_prob=0.5),
 }
+
+
+def demo_params() -> dict:
+    """``params/demo.yaml``: what every recipe shares."""
+    return yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
 
 
 def recipe_config(params, recipe: str, seed: int, comp: Path, run_dir: Path, cache_dir: Path, extra: dict) -> Config:
@@ -128,7 +134,7 @@ def postprocess(out, design: str, recipe: str, seeds, rounds: str = "all") -> pd
     out, rows = Path(out), []
     info = generate_demo_competition(out / "data" / design, design=design)
     comp, solution = Path(info["competition_dir"]), pd.read_csv(info["solution_path"])
-    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    params = demo_params()
     for seed in seeds:
         run_dir = out / design / f"{recipe}-s{seed}"
         base = recipe_config(params, recipe, seed, comp, run_dir, out / design / "cache", {})
@@ -165,7 +171,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 def run(designs, seeds, recipes, rounds, out, year=2025, extra=None, rounds_for=(), rounds_designs=()) -> pd.DataFrame:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    params = demo_params()
     csv = out / "results.csv"
     done = pd.read_csv(csv, dtype={"round": str}) if csv.is_file() else pd.DataFrame()
     for design in designs:
@@ -211,7 +217,7 @@ def main(argv=None):
             table = postprocess(a.out, design, a.postprocess, seeds, a.postprocess_rounds)
             print("\n".join(markdown_table(table, list(table.columns))))
         return
-    extra = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in a.set)}
+    extra = parse_sets(a.set)
     listed = lambda text: [x for x in text.split(",") if x]  # noqa: E731
     summary = run(listed(a.designs), [int(s) for s in listed(a.seeds)], listed(a.recipes), a.rounds, a.out, a.year,
                   extra, listed(a.rounds_for), listed(a.rounds_designs))
