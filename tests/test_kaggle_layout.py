@@ -111,7 +111,7 @@ def test_staged_inference_installs_openvino_for_this_python_and_uses_it(tmp_path
     assert "1 checkpoint(s), backend openvino, 2 soundscapes" in printed and "FALLBACK" not in printed
     assert (tmp_path / "tmp" / f"birdkit-wheels-{python_tag()}" / "openvino").is_dir()
     assert importlib.util.find_spec("openvino") is None  # the test's own interpreter is untouched
-    assert (tmp_path / "working" / "export" / "model0" / "classifier.xml").is_file()  # an OpenVINO IR ran
+    assert (tmp_path / "working" / "export" / "model0" / "windows.xml").is_file()  # an OpenVINO IR ran
 
 
 @pytest.mark.kaggle_env
