@@ -3,8 +3,9 @@
 #
 # What the model sees. Training batches are waveform crops of `train_seconds` (from the waveform
 # cache, or decoded on the fly, only the frames the crop needs); the model turns them into its
-# log-mel image itself: resample to 32 kHz, log-mel (torchaudio), keep the `top_db` dB below each
-# example's peak, scale to [0, 1], repeat to `in_chans` channels. Labels index into the class
+# log-mel image itself: resample to 32 kHz, log-mel (torchaudio), with `band_norm` subtract each
+# band's mean over the example's frames, keep the `top_db` dB below the example's peak, scale to
+# [0, 1], repeat to `in_chans` channels. Labels index into the class
 # list of `sample_submission.csv` (also classes absent from the metadata table). The seed's path
 # (cached dB spectrograms -> images in the dataset) is checked too, and must give the same image
 # as the model's front end for the same window. Shapes, dtypes, ranges and NaN are asserted

@@ -34,6 +34,8 @@ mixup_alpha = 0.2
 mixup_domain = "wave"        # wave | image (the seed's)
 mixup_labels = "max"         # max (union) | blend (the seed's)
 background_prob = 0.0        # add a train-soundscape chunk to this share of crops
+reverb_prob = 0.0            # reverberate this share of crops (a call heard from afar)
+band_norm = False            # front end: subtract each mel band's mean (the demo's field soundscapes need it)
 sampler_power = 0.5          # 0 = natural frequencies, 1 = fully balanced
 val_fold = 0                 # -1 = train on everything
 folds = []                   # several folds in one run, e.g. [0, 1, 2]

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from birdkit.augment import SpecAugment, make_sampler, mixup, sampler_weights, smooth_targets
-from birdkit.data import random_lowpass
+from birdkit.data import random_lowpass, random_reverb
 
 
 def test_mixup_max_labels_are_the_union():
@@ -85,3 +85,26 @@ def test_random_lowpass_keeps_the_lows_and_cuts_the_highs():
     spectrum = np.abs(np.fft.rfft(out))
     assert out.dtype == np.float32 and out.shape == wave.shape
     assert spectrum[500] > 0.9 * sr / 2 and spectrum[12000] < 0.05 * sr / 2
+
+
+def test_random_reverb_spreads_an_impulse_into_a_decaying_tail():
+    sr = 8000
+    wave = np.zeros(2 * sr, np.float32)
+    wave[100] = 1.0
+    torch.manual_seed(0)
+    out = random_reverb(wave, sr, rt60_s=(0.5, 0.5))
+    assert out.dtype == np.float32 and out.shape == wave.shape
+    assert np.isclose(np.sqrt(np.mean(out ** 2)), np.sqrt(np.mean(wave ** 2)), rtol=1e-4)   # RMS kept
+    assert np.abs(out[:100]).max() < 1e-5 and np.argmax(np.abs(out)) == 100   # causal; direct path first
+    energy = lambda a, b: float(np.sum(out[100 + int(a * sr):100 + int(b * sr)] ** 2))  # noqa: E731
+    early, late = energy(0.01, 0.1), energy(0.4, 0.49)
+    assert early > 0 and 10 * np.log10(early / late) > 20      # the tail decays (60 dB per 0.5 s)
+    assert np.abs(out[100 + sr // 2 + 1:]).max() < 1e-5         # and stops at rt60
+
+
+def test_random_reverb_differs_per_draw_and_repeats_per_seed():
+    wave = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    torch.manual_seed(1)
+    a, b = random_reverb(wave, 16000, (0.2, 1.0)), random_reverb(wave, 16000, (0.2, 1.0))
+    torch.manual_seed(1)
+    assert not np.allclose(a, b) and np.array_equal(a, random_reverb(wave, 16000, (0.2, 1.0)))

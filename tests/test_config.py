@@ -42,6 +42,10 @@ def test_validation_runs_on_construction_and_replace():
         Config(epochs="10")
     with pytest.raises(ConfigError, match="batch_size must be int"):
         Config(batch_size=True)
+    with pytest.raises(ConfigError, match="reverb_rt60_s must be"):
+        Config(reverb_rt60_s=(0.0, 1.0))
+    with pytest.raises(ConfigError, match="reverb_prob"):
+        Config(reverb_prob=1.5)
     assert Config(fmin=20).fmin == 20.0 and isinstance(Config(fmin=20).fmin, float)
     assert Config(checkpoint_paths=["a.pth"]).checkpoint_paths == ("a.pth",)
 

@@ -78,6 +78,23 @@ def test_checkpoint_round_trip_carries_contract(tmp_path, cfg):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_band_norm_ignores_a_fixed_filter_and_travels_in_the_checkpoint(tmp_path):
+    from birdkit.features import MelSettings, mel_image
+    db = torch.randn(2, 16, 40) * 10 - 40
+    tilt = torch.linspace(0, -30, 16)[:, None]        # a far-away call: the high bands 30 dB down
+    plain, normed = MelSettings(top_db=80.0), MelSettings(top_db=80.0, band_norm=True)
+    assert torch.allclose(mel_image(db + tilt, normed), mel_image(db, normed), atol=1e-5)
+    assert not torch.allclose(mel_image(db + tilt, plain), mel_image(db, plain), atol=1e-2)
+    cfg = Config(model_name="birdkit_cnn", n_mels=64, n_fft=1024, in_chans=1, band_norm=True)
+    model = build_model(cfg, CLASSES).eval()
+    loaded, contract = model_from_checkpoint(save_checkpoint(tmp_path / "m.pth", model, make_contract(cfg, CLASSES)))
+    assert contract["mel"]["band_norm"] and loaded.mel.band_norm
+    wave = torch.randn(2, cfg.window_samples)
+    with torch.no_grad():
+        assert torch.allclose(model(wave), loaded(wave))
+    assert MelSettings.from_dict({k: v for k, v in contract["mel"].items() if k != "band_norm"}).band_norm is False
+
+
 class Exploit:
     def __reduce__(self):
         return (print, ("pwned: code ran while unpickling",))

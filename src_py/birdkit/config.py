@@ -60,6 +60,7 @@ class Config:
     n_fft: int = 2048
     hop_length: int = 512
     top_db: float = 80.0                # dB range kept below each example's peak before scaling; 0 = off
+    band_norm: bool = False             # subtract each mel band's mean over the example's time (features.mel_image)
     # ---- EDA and the dataset check
     rare_threshold: int = 10
     n_examples: int = 3
@@ -103,6 +104,8 @@ class Config:
     background_snr_db: tuple = (0.0, 20.0)  # focal-to-background ratio drawn from this range
     gain_db: float = 0.0                # random gain +-gain_db on each crop; 0 = off
     lowpass_prob: float = 0.0           # random low-pass (cutoff 1.5 kHz..fmax) on this share of crops
+    reverb_prob: float = 0.0            # reverberate this share of crops (synthetic impulse response)
+    reverb_rt60_s: tuple = (0.2, 1.5)   # its reverberation time, drawn from this range
     time_shift: bool = True             # short clips land at a random offset inside the crop
     sampler_power: float = 0.5          # 0 = natural frequencies, 1 = balanced
     n_folds: int = 5
@@ -154,7 +157,7 @@ class Config:
     @property
     def mel(self) -> MelSettings:
         return MelSettings(self.sample_rate, self.n_mels, self.fmin, self.fmax, self.n_fft, self.hop_length,
-                           self.top_db or None)
+                           self.top_db or None, self.band_norm)
 
     @property
     def window_samples(self) -> int:
@@ -226,8 +229,11 @@ class Config:
             (all(0 <= f < self.n_folds for f in self.folds), "folds must be folds below n_folds"),
             (self.top_db >= 0, "top_db must be >= 0 (0 = off)"),
             (all(0 <= p <= 1 for p in (self.background_prob, self.mixup_prob, self.pseudo_mix_prob,
-                                       self.lowpass_prob)),
-             "probabilities (background_prob, mixup_prob, pseudo_mix_prob, lowpass_prob) must be in [0, 1]"),
+                                       self.lowpass_prob, self.reverb_prob)),
+             "probabilities (background_prob, mixup_prob, pseudo_mix_prob, lowpass_prob, reverb_prob) "
+             "must be in [0, 1]"),
+            (len(self.reverb_rt60_s) == 2 and 0 < self.reverb_rt60_s[0] <= self.reverb_rt60_s[1],
+             "reverb_rt60_s must be [low, high] seconds, low > 0"),
             (len(self.background_snr_db) == 2 and self.background_snr_db[0] <= self.background_snr_db[1],
              "background_snr_db must be [low, high]"),
             (self.pseudo_temperature > 0 and 0 <= self.pseudo_mix_weight <= 1,

@@ -5,8 +5,9 @@ itself): from the waveform cache written by spectrogram generation (``source="wa
 decoded on the fly, only the frames the crop needs (``source="audio"``). Training crops at random
 (a clip shorter than the crop lands at a random offset with ``time_shift``), with random gain,
 an optional soundscape background and an optional pseudo-labelled soundscape mixed in;
-a random low-pass; validation takes the first crop (deterministic). ``ImageDataset`` is the seed's path: cached dB
-spectrograms -> normalised images of one scored window.
+random reverberation and a random low-pass (a call heard from afar); validation takes the first
+crop (deterministic). ``ImageDataset`` is the seed's path: cached dB spectrograms -> normalised
+images of one scored window.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
 from .audio import audio_info, read_segment
-from .features import normalize_db, to_image
+from .features import mel_image, to_image
 from .spectrograms import load_cached, output_paths, wave_path
 from .tables import durations, label_map, make_targets
 
@@ -47,6 +48,22 @@ def random_lowpass(wave: np.ndarray, sample_rate: int, fmax: float, lowest: floa
     as in the 2023 and 2025 winning recipes): a call heard from further away loses its highs."""
     cutoff = float(np.exp(_uniform(np.log(lowest), np.log(fmax))))
     return AF.lowpass_biquad(torch.from_numpy(np.ascontiguousarray(wave)), sample_rate, cutoff).numpy()
+
+
+def random_reverb(wave: np.ndarray, sample_rate: int, rt60_s: tuple) -> np.ndarray:
+    """The crop as heard in a reverberant place: convolved (torchaudio's FFT convolution) with a
+    synthetic room/forest impulse response, a direct path plus exponentially decaying noise whose
+    energy falls by 60 dB in ``rt60`` seconds (drawn from ``rt60_s``), at a random
+    direct-to-reverberant ratio of -5..10 dB; the output keeps the crop's RMS and length."""
+    rt60 = _uniform(*rt60_s)
+    t = torch.arange(int(rt60 * sample_rate)) / sample_rate
+    tail = torch.randn(len(t)) * torch.exp(-6.908 * t / rt60)     # 6.908 = ln(1000): -60 dB at rt60
+    tail = tail / tail.square().sum().sqrt().clamp_min(1e-8) * 10 ** (-_uniform(-5.0, 10.0) / 20)
+    ir = torch.cat([torch.ones(1), tail[1:]])
+    x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    wet = AF.fftconvolve(x, ir)[: len(x)]
+    scale = x.square().mean().sqrt() / wet.square().mean().sqrt().clamp_min(1e-8)
+    return (wet * scale).numpy()
 
 
 def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
@@ -89,6 +106,8 @@ class ClipDataset(Dataset):
         cfg = self.cfg
         if cfg.gain_db:
             wave = wave * np.float32(10 ** (_uniform(-cfg.gain_db, cfg.gain_db) / 20))
+        if cfg.reverb_prob and float(torch.rand(())) < cfg.reverb_prob:
+            wave = random_reverb(wave, cfg.sample_rate, cfg.reverb_rt60_s)
         if cfg.lowpass_prob and float(torch.rand(())) < cfg.lowpass_prob:
             wave = random_lowpass(wave, cfg.sample_rate, cfg.fmax)
         if self.background is not None and float(torch.rand(())) < cfg.background_prob:
@@ -135,7 +154,7 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, i):
         db = self._cached_db(i) if self.source == "images" else self._audio_db(i)
-        image = to_image(normalize_db(torch.from_numpy(db), self.cfg.mel.top_db), self.cfg.in_chans)
+        image = to_image(mel_image(torch.from_numpy(db), self.cfg.mel), self.cfg.in_chans)
         return image.contiguous(), torch.from_numpy(self.targets[i]), int(self.primary[i])
 
     def _audio_db(self, i) -> np.ndarray:

@@ -24,6 +24,7 @@ class MelSettings:
     n_fft: int = 2048
     hop_length: int = 512
     top_db: float | None = None     # None: per-example min-max (checkpoints from before top_db)
+    band_norm: bool = False         # subtract each band's mean over the example's time (False: checkpoints before)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -77,6 +78,20 @@ def normalize_db(db: torch.Tensor, top_db: float | None = None, eps: float = 1e-
         return (db - lo) / (hi - lo).clamp_min(eps)
     lo = torch.maximum(lo, hi - top_db)
     return (db - lo).clamp_min(0.0) / top_db
+
+
+def mel_image(db: torch.Tensor, mel: MelSettings) -> torch.Tensor:
+    """What the backbone sees of a dB log-mel ``[..., mel, time]``: values in [0, 1].
+
+    ``mel.band_norm``: each band's mean over the example's frames is subtracted first (spectral mean
+    normalisation, the cepstral-mean trick of speech). A fixed filter (distance takes the highs, a
+    microphone colours the sound) and stationary noise (a brook, an engine's hum) shift a band by a
+    constant in dB, so what is left is how much each band rises above its own level: focal
+    recordings and far-away soundscapes look more alike. Then ``normalize_db`` with ``mel.top_db``.
+    """
+    if mel.band_norm:
+        db = db - db.mean(dim=-1, keepdim=True)
+    return normalize_db(db, mel.top_db)
 
 
 def to_image(norm_mel: torch.Tensor, in_chans: int) -> torch.Tensor:

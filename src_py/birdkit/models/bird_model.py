@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..features import MelFrontEnd, MelSettings, normalize_db, to_image
+from ..features import MelFrontEnd, MelSettings, mel_image, to_image
 from ..windows import seconds_to_samples
 from .heads import SEDHead, pool_windows
 from .registry import create_backbone
@@ -47,7 +47,7 @@ class BirdModel(nn.Module):
     # ---- the image the backbone sees ----
     def mels(self, wave: torch.Tensor) -> torch.Tensor:
         """Normalised log-mel ``[B, n_mels, frames]`` (shared by models with the same mel settings)."""
-        return normalize_db(self.frontend(wave), self.mel.top_db)
+        return mel_image(self.frontend(wave), self.mel)
 
     def image(self, wave: torch.Tensor) -> torch.Tensor:
         return to_image(self.mels(wave), self.in_chans)

@@ -18,7 +18,8 @@ from ..features import MelSettings
 from ..windows import seconds_to_samples
 from .bird_model import BirdModel
 
-NORMALISATION = "per-example dB log-mel to [0, 1]: the top_db dB below the peak (min-max without top_db)"
+NORMALISATION = ("per-example dB log-mel to [0, 1]: the top_db dB below the peak (min-max without top_db), "
+                 "after subtracting each band's mean when mel.band_norm")
 
 
 def build_model(cfg, classes) -> BirdModel:
