@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # What each recipe changes in params/demo.yaml (the rest is shared). Every recipe names each
 # setting the demo default may change, so a row reproduces whatever params/demo.yaml says today.
 WAVE = dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave", mixup_labels="max",
-            background_prob=0.0, reverb_prob=0.0, lowpass_prob=0.0, band_norm=False)
+            background_prob=0.0, reverb_prob=0.0, lowpass_prob=0.0, band_norm=False, epochs=20)
 SED = {**WAVE, "head": "sed", "train_seconds": 10.0}
 FAR = dict(background_prob=0.5, reverb_prob=0.5, lowpass_prob=0.5)
 RECIPES = {
