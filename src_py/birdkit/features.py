@@ -87,7 +87,8 @@ def mel_image(db: torch.Tensor, mel: MelSettings) -> torch.Tensor:
     normalisation, the cepstral-mean trick of speech). A fixed filter (distance takes the highs, a
     microphone colours the sound) shifts a band by a constant in dB, and stationary noise (a brook,
     an engine's hum) raises a band's floor; what is left is how far each band rises above its own
-    level, so focal recordings and far-away soundscapes look more alike. Then ``normalize_db`` with ``mel.top_db``.
+    level, so focal recordings and far-away soundscapes look more alike. Then ``normalize_db`` with
+    ``mel.top_db``.
     """
     if mel.band_norm:
         db = db - db.mean(dim=-1, keepdim=True)

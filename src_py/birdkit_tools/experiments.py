@@ -45,9 +45,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WAVE = dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave", mixup_labels="max",
             background_prob=0.0, reverb_prob=0.0, lowpass_prob=0.0, band_norm=False, epochs=20)
 SED = {**WAVE, "head": "sed", "train_seconds": 10.0}
+SEED = {**WAVE, "data_source": "images", "mixup_domain": "image", "mixup_labels": "blend"}
 FAR = dict(background_prob=0.5, reverb_prob=0.5, lowpass_prob=0.5)
 RECIPES = {
-    "seed": {**WAVE, "data_source": "images", "mixup_domain": "image", "mixup_labels": "blend"},
+    "seed": SEED,
     "wave": WAVE,
     "sed": SED,
     "sed_bg": {**SED, "background_prob": 0.5},
@@ -61,7 +62,7 @@ RECIPES = {
     "wave_far_bn": {**WAVE, **FAR, "band_norm": True},
     "wave_bn_e40": {**WAVE, "band_norm": True, "epochs": 40},
     "sed_bn": {**SED, "band_norm": True},
-    "seed_bn": {**WAVE, "data_source": "images", "mixup_domain": "image", "mixup_labels": "blend", "band_norm": True},
+    "seed_bn": {**SEED, "band_norm": True},
 }
 
 
