@@ -25,6 +25,7 @@ from birdkit.notebook import eda, plots, session
 
 cfg, comp = session.start(globals(), "eda")
 tables = session.load_tables(comp, cfg.run_dir)
+eda.require_recordings(tables, cfg.run_dir)  # no usable recording: stop here, naming the folder and reasons
 taxonomy, classes, train = tables.taxonomy, tables.classes, tables.train
 print(f"{len(train)} usable recordings of {train.primary_label.nunique()} species; "
       f"the submission has {len(classes)} classes")

@@ -25,15 +25,18 @@ class AudioError(Exception):
 
 
 def resolve_audio_path(root, filename) -> Path:
-    """``root/filename``, refusing absolute paths and paths that leave ``root`` (``..``)."""
+    """``root/filename``, refusing names that leave ``root``: absolute ones and ones with ``..``.
+
+    The check is on the name only. A symbolic link inside ``root`` (a file, or a species folder)
+    is followed wherever it points: whoever put it in the audio folder chose that file, as when a
+    subset of a large dataset is carved out with links. The returned path is the link's own path
+    under ``root`` (the resolved ``root`` joined with the name), not its target.
+    """
     root = Path(root).resolve()
     rel = Path(str(filename))
-    if rel.is_absolute() or ".." in rel.parts:
+    if rel.is_absolute() or rel.drive or ".." in rel.parts:
         raise AudioError(filename, "unsafe path", f"must be relative inside {root}")
-    path = (root / rel).resolve()
-    if root not in path.parents:
-        raise AudioError(filename, "unsafe path", f"resolves outside {root}")
-    return path
+    return root / rel
 
 
 def audio_info(path) -> tuple[int, float]:

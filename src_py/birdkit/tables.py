@@ -1,9 +1,10 @@
 """Reading the competition's tables with clear errors and a counted skip list.
 
 Labels are always strings (``"1139490"``, never ``1139490.0``). Rows that cannot be used
-(label not in the taxonomy, file missing, path outside the audio folder) are dropped and
-listed with their row number and reason; malformed ``secondary_labels`` are reported and read
-as none.
+(label not in the taxonomy, file missing, a name that leaves the audio folder: absolute or
+``..``) are dropped and listed with their row number and reason; a symbolic link inside the audio
+folder is followed wherever it points. Malformed ``secondary_labels`` are reported and read as
+none.
 """
 from __future__ import annotations
 
@@ -149,6 +150,8 @@ def _check_row(row, known, audio_root, check_files):
     except AudioError as exc:
         return f"unsafe filename ({exc.detail})", None
     if check_files and not target.is_file():
+        if target.is_symlink():  # a link into the audio folder is followed; one to nothing is named
+            return f"audio file missing (broken symbolic link to {target.readlink()})", None
         return "audio file missing", None
     return None, target
 

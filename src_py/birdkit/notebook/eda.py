@@ -1,11 +1,37 @@
 """Tables behind the EDA notebook (any BirdCLEF year)."""
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import pandas as pd
 
 from ..infer import list_audio
 from ..soundscape_labels import add_name_metadata
-from ..tables import durations  # noqa: F401  (the EDA notebook's header scan)
+from ..tables import TableError, durations  # noqa: F401  (durations: the EDA notebook's header scan)
+
+
+class NoRecordingsError(TableError):
+    """The metadata table left no usable recording: there is nothing to explore or train on."""
+
+
+def require_recordings(tables, run_dir=None) -> None:
+    """Stop with the audio folder and the flagged rows counted by reason when ``tables.train`` is
+    empty (every row skipped, or a table without rows), instead of a plotting error further down."""
+    if len(tables.train):
+        return
+    layout = tables.layout
+    audio = layout.audio_dir if layout is not None else "the audio folder"
+    csv = layout.metadata_csv if layout is not None else "the metadata table"
+    skipped = [r["reason"] for r in tables.report if r["action"] == "skipped"]
+    if not skipped:
+        raise NoRecordingsError(f"no usable recording: {csv} has no rows (audio folder {audio})")
+    counts = Counter(skipped).most_common()
+    shown = "".join(f"\n  {n} x {reason}" for reason, n in counts[:10])
+    more = f"\n  ... and {len(counts) - 10} other reasons" if len(counts) > 10 else ""
+    listed = f" (every row is listed in {Path(run_dir) / 'skips' / 'train_table.csv'})" if run_dir else ""
+    raise NoRecordingsError(f"no usable recording in {audio}: all {len(skipped)} rows of {csv} were "
+                            f"skipped{listed}, by reason:{shown}{more}")
 
 
 def with_taxonomy(train: pd.DataFrame, taxonomy: pd.DataFrame) -> pd.DataFrame:

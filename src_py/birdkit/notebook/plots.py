@@ -1,4 +1,8 @@
-"""Plots shown in the notebooks and saved as PNG in the run folder."""
+"""Plots shown in the notebooks and saved as PNG in the run folder.
+
+Every helper takes empty input (no rows, no values, no images): it draws an empty axis with a
+note saying what is missing instead of failing inside pandas, seaborn or matplotlib.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,10 +21,22 @@ def save(fig, run_dir, name: str) -> Path:
     return path
 
 
+def _note_empty(ax, what: str):
+    """An empty axis that says what is missing (so a saved PNG explains itself)."""
+    ax.text(0.5, 0.5, f"nothing to plot: {what}", ha="center", va="center", color="0.4",
+            transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def top_species(counts: pd.Series, n=30):
     """The seed's bar plot: the ``n`` most common species (viridis, rotated labels)."""
     top = counts.head(n)
     fig, ax = plt.subplots(figsize=(14, 5))
+    if top.empty:
+        _note_empty(ax, "no recordings")
+        ax.set(title="Species by number of recordings (none)", xlabel="primary_label", ylabel="recordings")
+        return fig
     sns.barplot(x=top.index.astype(str), y=top.values, hue=top.index.astype(str), palette="viridis",
                 legend=False, ax=ax)
     ax.tick_params(axis="x", rotation=90)
@@ -31,28 +47,46 @@ def top_species(counts: pd.Series, n=30):
 
 def bar_counts(series: pd.Series, title: str, ylabel: str = "recordings"):
     fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(series)), 3.5))
-    series.plot.bar(ax=ax, color=sns.color_palette("viridis", len(series)))
+    if len(series) == 0:
+        _note_empty(ax, f"no {ylabel}")
+    else:
+        series.plot.bar(ax=ax, color=sns.color_palette("viridis", len(series)))
     ax.set(title=title, ylabel=ylabel)
     return fig
 
 
 def histogram(values, title: str, xlabel: str, bins=40, log=False):
+    values = np.asarray(values, dtype=float).ravel()
+    values = values[np.isfinite(values)]  # NaN/inf would make numpy's automatic bin range fail
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist(np.asarray(values, dtype=float), bins=bins, log=log, color="#3b528b")
+    if values.size == 0:
+        _note_empty(ax, "no values")
+    else:
+        ax.hist(values, bins=bins, log=log, color="#3b528b")
     ax.set(title=title, xlabel=xlabel, ylabel="count")
     return fig
 
 
 def locations(df: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(6, 5))
-    sns.scatterplot(data=df, x="longitude", y="latitude", hue="class_name", s=12, ax=ax)
-    ax.set(title="Recording locations (no map)")
+    cols = [c for c in ("longitude", "latitude") if c in df.columns]
+    known = df.dropna(subset=cols) if len(cols) == 2 else df.iloc[:0]
+    if known.empty:
+        _note_empty(ax, "no recording with a latitude and longitude")
+    else:
+        sns.scatterplot(data=known, x="longitude", y="latitude", s=12, ax=ax,
+                        hue="class_name" if "class_name" in known.columns else None)
+    ax.set(title="Recording locations (no map)", xlabel="longitude", ylabel="latitude")
     return fig
 
 
 def spectrogram_grid(images, titles, sample_rate, hop_length, fmax):
     """Examples in the inferno colormap, in dB, titled with species and class (one colorbar each,
     laid out so that its label never runs into the next panel)."""
+    if len(images) == 0:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
+        _note_empty(ax, "no spectrograms")
+        return fig
     fig, axes = plt.subplots(1, len(images), figsize=(5.5 * len(images), 3.6), squeeze=False,
                              layout="constrained")
     for ax, db, title in zip(axes[0], images, titles):
@@ -68,7 +102,11 @@ def history_curves(history: pd.DataFrame):
     panels = [("loss", [c for c in ("train_loss", "val_loss") if c in history]),
               ("top-1 accuracy (primary)", [c for c in ("val_accuracy",) if c in history]),
               ("macro ROC-AUC (competition metric)", [c for c in ("val_auc", "val_soundscape_auc") if c in history])]
-    panels = [(title, cols) for title, cols in panels if cols]
+    panels = [(title, cols) for title, cols in panels if cols and history[cols].notna().any().any()]
+    if not panels:
+        fig, ax = plt.subplots(figsize=(5, 3.8), layout="constrained")
+        _note_empty(ax, "no epoch recorded")
+        return fig
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False, layout="constrained")
     for ax, (title, cols) in zip(axes[0], panels):
         history.plot(x="epoch", y=cols, ax=ax, marker="o", title=title)
