@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-KERNEL := birdkit
+JUPYTER_KERNEL := birdkit
 YEAR ?= 2025
 DESIGN ?=
 # the demo competition's folder: data/demo (2025, default design), data/demo-2026, data/demo-2024-field-b, ...
@@ -15,10 +15,13 @@ DATA_DIR ?=
 SOLUTION ?=
 NAME ?=
 SET ?=
-RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME)) $(foreach s,$(SET),--set $(s))
+ONLY ?=
+OVERWRITE ?=
+RUN_ARGS := --params $(PARAMS) $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(if $(SOLUTION),--solution $(SOLUTION)) $(if $(NAME),--name $(NAME)) $(foreach s,$(SET),--set $(s)) \
+  $(if $(ONLY),--only $(ONLY)) $(if $(filter 1 yes true,$(OVERWRITE)),--overwrite)
 
 .PHONY: venv sync check lint demo demo-data run smoke test test-fast bench push push-status pull-output push-wheels clean baseline \
-	kaggle-venv test-kaggle-env
+	kaggle-venv kaggle-next-venv test-kaggle-env
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -26,10 +29,10 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -m ipykernel install --prefix $(VENV) --name $(KERNEL) --display-name "Python (birdkit)" > /dev/null
+	$(PY) -m ipykernel install --prefix $(VENV) --name $(JUPYTER_KERNEL) --display-name "Python (birdkit)" > /dev/null
 	$(PY) -m pip check
 	@touch $(STAMP)
-	@echo "== venv ready: $(VENV) (kernel '$(KERNEL)' registered inside it)"
+	@echo "== venv ready: $(VENV) (kernel '$(JUPYTER_KERNEL)' registered inside it)"
 
 sync: venv  ## regenerate notebooks/*.ipynb from src_py/*.py
 	$(PY) -m birdkit_tools.nbsync sync
@@ -50,7 +53,7 @@ baseline: venv $(if $(DATA_DIR),,demo-data)  ## logistic regression on log-mel s
 	$(PY) -m birdkit_tools.baseline --data-dir $(or $(DATA_DIR),$(DEMO_DIR)/birdclef-$(YEAR)) \
 	  --solution $(or $(SOLUTION),$(DEMO_DIR)/solution.csv) --out runs/baseline
 
-run: venv  ## make run PARAMS=params/x.yaml DATA_DIR=/path/to/birdclef-2025 [SOLUTION=...] [NAME=...]
+run: venv  ## make run PARAMS=params/x.yaml DATA_DIR=/path/to/birdclef-2025 [SOLUTION=...] [NAME=...] [ONLY=70] [OVERWRITE=1]
 	$(PY) -m birdkit_tools.runner $(RUN_ARGS)
 
 test: venv  ## the whole test suite (CI); the Kaggle-image tests run in make test-kaggle-env
@@ -88,19 +91,38 @@ pull-output: venv  ## kaggle kernels output of each kernel into $(PULL_DIR)/<slu
 push-wheels: venv  ## download the pinned openvino + onnxruntime wheels for Python 3.11-3.13, push the wheels dataset
 	$(PY) -m birdkit_tools.kaggle_push push-wheels $(PUSH_ARGS)
 
+# make submit [KERNEL=infer|birdkit-infer|owner/slug] [VERSION=N] [MESSAGE=...] [SUBMIT_WAIT=seconds] [DRY_RUN=1]
+# [KAGGLE_PARAMS=...]: kaggle competitions submit ... --wait, then the public score (or the error) printed and
+# recorded in $(STAGING)/submissions.jsonl. VERSION: default the last one make push recorded ($(STAGING)/pushes.jsonl).
+VERSION ?=
+MESSAGE ?=
+SUBMIT_WAIT ?=
+SUBMIT_ARGS = $(if $(KERNEL),--kernel $(KERNEL)) $(if $(VERSION),--version $(VERSION)) \
+  $(if $(MESSAGE),--message '$(subst ','\'',$(MESSAGE))') $(if $(SUBMIT_WAIT),--submit-wait $(SUBMIT_WAIT))
+.PHONY: submit
+submit: venv  ## submit the inference kernel's last pushed version, wait for the public score, print and record it
+	$(PY) -m birdkit_tools.kaggle_push submit $(PUSH_ARGS) $(SUBMIT_ARGS)
+
 bench: venv  ## CPU inference benchmark: ms per 5-s window per model and backend (runs/bench/bench.md)
 	$(PY) -m birdkit_tools.bench --out runs/bench
 
-# ---- Kaggle's image, pinned (requirements-kaggle.txt): make test-kaggle-env ----
+# ---- Kaggle's image, pinned (requirements-kaggle.txt, requirements-kaggle-next.txt): make test-kaggle-env ----
 # .venv-kaggle is built once (stamp file; rebuilt from scratch when requirements-kaggle.txt changes) with
-# Python 3.12 like Kaggle's image when this machine has it; the wheels the offline-install tests use are
-# downloaded at build time, so the tests themselves use no network.
+# Python 3.12 like Kaggle's image when this machine has it; .venv-kaggle-next the same way from
+# requirements-kaggle-next.txt with Python 3.13, like Kaggle's next image (its Colab base). The wheels the
+# offline-install tests use are downloaded at build time (one folder per Python, 3.11-3.13, shared by both
+# venvs), so the tests themselves use no network.
 KAGGLE_VENV := .venv-kaggle
 KAGGLE_PY := $(KAGGLE_VENV)/bin/python
 KAGGLE_STAMP := $(KAGGLE_VENV)/.installed
 KAGGLE_WHEELS := $(KAGGLE_VENV)/test-wheels
 KAGGLE_BASE_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) \
                                   $(shell command -v python3.12 2>/dev/null))
+KAGGLE_NEXT_VENV := .venv-kaggle-next
+KAGGLE_NEXT_PY := $(KAGGLE_NEXT_VENV)/bin/python
+KAGGLE_NEXT_STAMP := $(KAGGLE_NEXT_VENV)/.installed
+KAGGLE_NEXT_BASE_PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13) \
+                                       $(shell command -v python3.13 2>/dev/null))
 
 # the fast tier, then the notebook smoke run and the staged kernels (slow) with the Kaggle-image tests
 KAGGLE_SLOW_TESTS := tests/test_notebooks.py::test_smoke_run_writes_everything \
@@ -112,16 +134,38 @@ KAGGLE_SLOW_TESTS := tests/test_notebooks.py::test_smoke_run_writes_everything \
 KAGGLE_NUMPY_LEG := $(KAGGLE_VENV)/numpy-leg
 KAGGLE_NUMPY_PIN := $(shell grep -i '^numpy==' requirements.txt)
 
+# one leg of test-kaggle-env: $(1) what it is, $(2) the venv's python, $(3) a folder put first on PYTHONPATH
+# (or nothing); a header with the versions, the fast tier, then KAGGLE_SLOW_TESTS
+kaggle_leg = echo "== $(1): $$(PYTHONPATH=$(3) $(2) -c 'import sys, importlib.metadata as m, numpy, pandas; \
+  print("Python %s, torch %s, numpy %s, pandas %s" % (sys.version.split()[0], m.version("torch"), numpy.__version__, pandas.__version__))')"; \
+  PYTHONPATH=$(3) $(2) -m pytest -q -m "not slow and not kaggle_env" tests; \
+  PYTHONPATH=$(3) BIRDKIT_TEST_WHEELS=$(KAGGLE_WHEELS) $(2) -m pytest -q $(KAGGLE_SLOW_TESTS);
+
+, := ,
+# build a Kaggle venv from scratch: $(1) the venv, $(2) its requirements file, $(3) the base python (empty:
+# $(PYTHON), with a NOTE), $(4) the Python version the image runs, $(5) the Jupyter kernel's display name
+kaggle_venv_build = start=$$(date +%s); base="$(3)"; \
+	if [ -z "$$base" ]; then base=$(PYTHON); \
+	  echo "NOTE: no python$(4) here: $(1) uses $$($$base --version 2>&1) (the image runs $(4))"; fi; \
+	echo "== building $(1) with $$($$base --version 2>&1) from $(2)"; \
+	rm -rf $(1) && $$base -m venv $(1) && \
+	$(1)/bin/python -m pip install -q -r $(2) && \
+	$(1)/bin/python -m pip install -q --no-deps -e . && \
+	$(1)/bin/python -m ipykernel install --prefix $(1) --name $(JUPYTER_KERNEL) --display-name "$(5)" > /dev/null && \
+	$(1)/bin/python -m pip check && touch $(1)/.installed && \
+	echo "== $(1) built in $$(( $$(date +%s) - start )) s"
+
 kaggle-venv: $(KAGGLE_STAMP) $(KAGGLE_WHEELS)/.downloaded $(KAGGLE_NUMPY_LEG)/.installed
 
-test-kaggle-env: kaggle-venv  ## the tests, the smoke run and the staged kernels on Kaggle's image versions (.venv-kaggle)
+kaggle-next-venv: $(KAGGLE_NEXT_STAMP) $(KAGGLE_WHEELS)/.downloaded
+
+test-kaggle-env: kaggle-venv kaggle-next-venv  ## the tests, the smoke run and the staged kernels on Kaggle's image versions, today's and the next
 	@start=$$(date +%s); set -e; \
-	for leg in "" "$(abspath $(KAGGLE_NUMPY_LEG))"; do \
-	  echo "== Kaggle image, numpy $$(PYTHONPATH=$$leg $(KAGGLE_PY) -c 'import numpy; print(numpy.__version__)')"; \
-	  PYTHONPATH=$$leg $(KAGGLE_PY) -m pytest -q -m "not slow and not kaggle_env" tests; \
-	  PYTHONPATH=$$leg BIRDKIT_TEST_WHEELS=$(KAGGLE_WHEELS) $(KAGGLE_PY) -m pytest -q $(KAGGLE_SLOW_TESTS); \
-	done; \
-	echo "make test-kaggle-env: both legs took $$(( $$(date +%s) - start )) s in $(KAGGLE_VENV) ($$($(KAGGLE_PY) --version))"
+	$(call kaggle_leg,Kaggle image,$(KAGGLE_PY),) \
+	$(call kaggle_leg,Kaggle image with numpy lifted,$(KAGGLE_PY),$(abspath $(KAGGLE_NUMPY_LEG))) \
+	$(call kaggle_leg,Kaggle next image,$(KAGGLE_NEXT_PY),) \
+	echo "make test-kaggle-env: the three legs took $$(( $$(date +%s) - start )) s" \
+	  "($(KAGGLE_VENV): $$($(KAGGLE_PY) --version), $(KAGGLE_NEXT_VENV): $$($(KAGGLE_NEXT_PY) --version))"
 
 $(KAGGLE_NUMPY_LEG)/.installed: $(KAGGLE_STAMP) requirements.txt
 	rm -rf $(KAGGLE_NUMPY_LEG)
@@ -135,14 +179,7 @@ $(KAGGLE_WHEELS)/.downloaded: $(KAGGLE_STAMP) requirements.txt kernel-metadata.j
 	@touch $@
 
 $(KAGGLE_STAMP): requirements-kaggle.txt
-	@start=$$(date +%s); base="$(KAGGLE_BASE_PYTHON)"; \
-	if [ -z "$$base" ]; then base=$(PYTHON); \
-	  echo "NOTE: no python3.12 here: $(KAGGLE_VENV) uses $$($$base --version 2>&1) (Kaggle's image runs 3.12)"; fi; \
-	echo "== building $(KAGGLE_VENV) with $$($$base --version 2>&1) from requirements-kaggle.txt"; \
-	rm -rf $(KAGGLE_VENV) && $$base -m venv $(KAGGLE_VENV) && \
-	$(KAGGLE_PY) -m pip install -q -r requirements-kaggle.txt && \
-	$(KAGGLE_PY) -m pip install -q --no-deps -e . && \
-	$(KAGGLE_PY) -m ipykernel install --prefix $(KAGGLE_VENV) --name $(KERNEL) \
-	  --display-name "Python (birdkit, Kaggle image)" > /dev/null && \
-	$(KAGGLE_PY) -m pip check && touch $(KAGGLE_STAMP) && \
-	echo "== $(KAGGLE_VENV) built in $$(( $$(date +%s) - start )) s"
+	@$(call kaggle_venv_build,$(KAGGLE_VENV),requirements-kaggle.txt,$(KAGGLE_BASE_PYTHON),3.12,Python (birdkit$(,) Kaggle image))
+
+$(KAGGLE_NEXT_STAMP): requirements-kaggle-next.txt
+	@$(call kaggle_venv_build,$(KAGGLE_NEXT_VENV),requirements-kaggle-next.txt,$(KAGGLE_NEXT_BASE_PYTHON),3.13,Python (birdkit$(,) Kaggle next image))

@@ -13,6 +13,9 @@
 # checkpoints and scores stay in `checkpoints/round<r>/`; a rerun resumes at the first unfinished
 # round; `checkpoints/ensemble.json` lists each round's models for the inference notebook
 # (`ensemble_rounds`: the last round, or all rounds). `pseudo_rounds: 0` skips this stage.
+# Before each round its cost is estimated (the first from the teacher's measured scoring rate and
+# the supervised epochs, later ones from the rounds already run); with `session_budget_minutes`
+# set (a Kaggle session's limit), a round that would not end in time is skipped with a message.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -23,6 +26,7 @@ pseudo_mix_weight = 0.5      # weight of the soundscape chunk in the mix
 pseudo_temperature = 0.6     # soft labels are raised to 1 / T (T < 1 sharpens)
 pseudo_oof_folds = 0         # > 1: out-of-fold pseudo-labels over this many soundscape folds
 max_pseudo_files = 0         # 0 = every unlabelled soundscape
+session_budget_minutes = 0.0  # a round that would end past this (minutes since start) is skipped; 0 = no limit
 
 # %%
 from birdkit.ensemble import TTA, load_ensemble
@@ -30,8 +34,8 @@ from birdkit.folds import ENSEMBLE_LIST, read_ensemble_list
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_file
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
-from birdkit.projection import measure
-from birdkit.selftrain import audio_minutes, estimate_round_minutes, first_unfinished_round, import_teacher, run_round
+from birdkit.projection import audio_minutes, measure
+from birdkit.selftrain import RoundClock, estimate_round_minutes, first_unfinished_round, import_teacher, run_round
 
 cfg, comp = session.start(globals(), "self_training")
 tables = session.load_tables(comp, cfg.run_dir)
@@ -50,6 +54,7 @@ print(f"{len(pool)} unlabelled soundscapes in the pool (labelled files left out)
 # Measured here: the teacher's scoring rate and the supervised epochs' duration.
 
 # %%
+estimate = None
 if start <= cfg.pseudo_rounds and pool:
     teacher = load_ensemble(read_ensemble_list(cfg.checkpoint_dir, "last"), cfg.backend, cfg.run_path / "export")
     rate = measure(teacher, pool, TTA.from_config(cfg))
@@ -67,12 +72,18 @@ if start <= cfg.pseudo_rounds and pool:
 
 # %%
 rounds = []
+clock = RoundClock(cfg.session_budget_minutes, estimate["total_min"] if estimate else 0.0)
 for r in range(start, cfg.pseudo_rounds + 1):
+    fits, why = clock.fits(r)
+    print(why)
+    if not fits:
+        break
     soundscape_val, soundscape_train = soundscape_sets(cfg, inputs, cfg.train_folds[0])
     result = run_round(cfg, tables.classes, inputs.train, r, pool, background=background_bank(cfg, inputs),
                        soundscape_val=soundscape_val, soundscape_train=soundscape_train)
     session.write_skips(cfg.run_dir, f"pseudo_round{r}", result.skipped)
     rounds.append(result)
+    clock.finished(r)
     for s_fold, students in result.students.items():
         for student in students:
             last = student.history.iloc[-1]

@@ -1,25 +1,27 @@
 # %% [markdown]
-# # 6 · Inference and submission (seed cell 9)
+# # 70 · Inference and submission (seed cell 9)
 #
-# Every test soundscape is cut into 5-s windows (a last partial window is padded; a file of any
-# length gets one row per window); each window gets a probability for every label;
-# `submission.csv` has one row per window (`row_id` = `<file stem>_<end second>`) and exactly
-# `sample_submission.csv`'s label columns in its order. A classifier scores window by window; an
-# SED model scores chunks of several windows (its training crop, or `infer_chunk_seconds`) in one
-# pass. The backend is a parameter: `torch` eager, `onnxruntime` or `openvino` (exported from the
-# model; the log-mel runs in torch unless `frontend_in_graph`, once per chunk for all models
-# that share mel settings). Any set of checkpoints (folds x rounds x architectures) is an
-# ensemble: `ensemble_average` mean of probabilities or of ranks. Post-processing per file:
-# `file_max_rescale` and neighbour-window `smoothing`. Before scoring, the notebook projects the
-# time of Kaggle's hidden test set for this ensemble and refuses one above `max_budget_share` of
-# the budget. The seed's view (`filename, predicted_species, confidence`) is written too, as
-# `submission_seed_view.csv`. When `test_soundscapes/` is empty (the public Kaggle data) a few
-# train soundscapes are predicted as a dry run, and the notebook says so.
-#
-# Any year (2024, 2025, 2026): each file gets one row per 5-s window of its own length (48 for
-# 2024's 4-min files; an undecodable file gets its header's length, else the year's); the year's
-# time budget is set against the measured pace. `prior` adds an optional per-site or per-hour
-# class prior learned from labelled soundscapes (2026 file names carry site and hour).
+# - Every test soundscape is cut into 5-s windows (a last partial window is padded); each window
+#   gets a probability for every label; `submission.csv` has one row per window (`row_id` =
+#   `<file stem>_<end second>`) and `sample_submission.csv`'s label columns in its order. An SED
+#   model scores chunks of several windows (its training crop, or `infer_chunk_seconds`) in one pass.
+# - **A valid submission from the first minute.** Before any model loads, every row of every test
+#   file is written with a stated fallback (each class's share of the training recordings); scored
+#   rows replace it as files finish, the file rewritten atomically every minute and at the end. A
+#   model that fails to load or raises is left out (the others go on); a file that fails to decode
+#   or score keeps its fallback rows and is listed in `skips/inference.csv`.
+# - **An adaptive budget.** The pace of this run's own files is projected onto Kaggle's hidden test
+#   set; above `max_budget_share` of the year's budget, TTA views and then the models with the worst
+#   cost per weight are shed (never below one model), each decision printed and kept in
+#   `budget.json`. The watchdog stops scoring at `deadline_minutes` (0 = 90% of the budget) and keeps
+#   the fallback rows for the rest. `strict_budget: true` refuses an over-budget ensemble instead.
+# - The backend is a parameter: `torch`, `onnxruntime` or `openvino` (falls back to torch). Any set
+#   of checkpoints is an ensemble: `ensemble_average` mean of probabilities or of ranks, with
+#   `ensemble_weights`. Post-processing per file: `file_max_rescale`, neighbour-window `smoothing`,
+#   and an optional per-site or per-hour `prior` (2026 names carry site and hour).
+# - The seed's view (`filename, predicted_species, confidence`) is written as
+#   `submission_seed_view.csv`. An empty `test_soundscapes/` (the public data) predicts a few train
+#   soundscapes as a dry run, and says so. Any year: each file gets the rows of its own length.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -31,7 +33,10 @@ ensemble_rounds = "last"   # last | all: the last self-training round's models, 
 tta_views = 1
 smoothing = 0.0            # weight of each neighbouring window; 0 = off
 file_max_rescale = 0.0     # p * max over the file ** a, per class; 0 = off
-max_budget_share = 0.8     # refuse an ensemble projected above this share of the CPU budget
+max_budget_share = 0.8     # target share of the CPU budget: above it, TTA views then models are shed
+strict_budget = False      # True: refuse an ensemble projected above the target instead (local use)
+deadline_minutes = 0.0     # the watchdog stops scoring then (minutes since start); 0 = 90% of the budget
+ensemble_weights = []      # one weight per checkpoint; [] = equal
 prior = "off"              # off | site | hour: class prior from labelled soundscapes (2026 names)
 prior_weight = 0.0         # how far the prior moves each window's logit (0 = not at all)
 solution_path = ""         # ground truth in submission layout: print the competition metric
@@ -50,40 +55,53 @@ from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
 from birdkit.priors import adjust_submission
-from birdkit.projection import check_budget, project
+from birdkit.projection import check_budget, plan_budget, project
+from birdkit.submission import SubmissionWriter, fallback_submission, label_prior
 
 cfg, comp = session.start(globals(), "inference")
 layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget
-paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds)
-ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph,
-                         chunk_seconds=cfg.infer_chunk_seconds)
 sample_submission = pd.read_csv(comp / "sample_submission.csv")
+classes = list(sample_submission.columns[1:])
 files, dry_run = choose_soundscapes(comp, cfg.dry_run_soundscapes, cfg.max_test_files)
-print(f"{len(paths)} checkpoint(s), backend {ensemble.members[0].backend.name}, {len(files)} soundscapes")
+out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
+prior_of_class, fallback_note = label_prior(layout.metadata_csv, classes)
+writer = SubmissionWriter(out)
+writer.write(fallback_submission(files, classes, prior_of_class, cfg.sample_rate, cfg.window_samples,
+                                 layout.test_file_seconds))
+print(f"wrote {out} before scoring: {len(files)} soundscapes, every row ({fallback_note})")
 if dry_run:
     print("test_soundscapes/ is empty (public data): DRY RUN on train soundscapes; "
           "Kaggle fills the folder when it reruns the submitted notebook")
 
 # %% [markdown]
-# ## Projected time on Kaggle's hidden test set
+# ## The models and the time budget
 
 # %%
-projection = project(ensemble, files, cfg, layout)
-print(projection.describe())
-check_budget(projection, cfg.max_budget_share)
+paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds)
+ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph,
+                         chunk_seconds=cfg.infer_chunk_seconds, weights=cfg.ensemble_weights, skip_broken=True)
+print(f"{len(ensemble.members)} of {len(paths)} checkpoint(s) loaded, backend {ensemble.members[0].backend.name}")
+budget = plan_budget(ensemble, files, cfg, layout, dry_run)
+if cfg.strict_budget:  # the earlier behaviour: time two files first, refuse an ensemble over the target
+    projection = project(ensemble, files, cfg, layout)
+    print(projection.describe())
+    check_budget(projection, cfg.max_budget_share)
 
 # %% [markdown]
 # ## Score every soundscape
 
 # %%
-result = predict_soundscapes(files, ensemble, cfg, sample_submission, file_seconds=layout.test_file_seconds)
+print(budget.begin())
+result = predict_soundscapes(files, ensemble, cfg, sample_submission, file_seconds=layout.test_file_seconds,
+                             budget=budget, writer=writer, fallback=prior_of_class)
 ensemble.close()  # stop the inference worker processes
+print(budget.describe())
+budget.write(cfg.run_dir)
+session.write_skips(cfg.run_dir, "inference", result.skipped)
 if cfg.prior != "off":  # per-site or per-hour class prior learned from the labelled soundscapes
     result.submission, prior_note = adjust_submission(result.submission, layout, cfg.prior, cfg.prior_weight)
+    writer.write(result.submission)
     print(prior_note)
-session.write_skips(cfg.run_dir, "inference", result.skipped)
-out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
-result.submission.to_csv(out, index=False)
 seed = seed_view(result.submission)
 seed.to_csv(out.with_name("submission_seed_view.csv"), index=False)
 t = result.timings

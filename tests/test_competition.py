@@ -11,10 +11,10 @@ from birdkit.competition import (
     detect_layout,
     is_competition_dir,
 )
-from birdkit.infer import fallback_seconds
 from birdkit.notebook import eda
 from birdkit.notebook.paths import is_competition_dir as paths_is_competition_dir
 from birdkit.notebook.session import load_tables
+from birdkit.submission import fallback_seconds
 from birdkit.tables import TableError, make_targets, read_competition_taxonomy, submission_classes
 from birdkit.windows import n_windows
 

@@ -77,7 +77,8 @@ def test_staged_inference_kernel_writes_submission_from_kaggle_layout(tmp_path, 
     assert f"birdkit from {inputs / 'datasets' / 'someone' / 'birdkit-code'}" in printed  # the bootstrap cell
     assert "backend torch: nothing to install" in printed  # the install cell ran, and asked for nothing
     assert f"data {inputs / 'competitions' / 'birdclef-2025'}" in printed  # found by search
-    assert "1 checkpoint(s), backend torch, 2 soundscapes" in printed
+    assert "1 of 1 checkpoint(s) loaded, backend torch" in printed
+    assert "before scoring: 2 soundscapes, every row" in printed
 
 
 # ---- the offline install of OpenVINO, in an environment without it (Kaggle's image: make test-kaggle-env)
@@ -123,5 +124,6 @@ def test_wheels_for_another_python_give_the_loud_fallback(tmp_path, demo_competi
     assert "!! INFERENCE BACKEND FALLBACK: openvino -> torch eager" in printed
     assert f"no {pinned(ROOT, 'openvino')} wheel for {python_tag()}" in printed and f"{mount} ({other}" in printed
     assert "slower end to end" in printed
-    assert "1 checkpoint(s), backend torch, 2 soundscapes" in printed
+    assert "1 of 1 checkpoint(s) loaded, backend torch" in printed
+    assert "before scoring: 2 soundscapes, every row" in printed
     assert sys.version_info[:2] != (int(other[2]), int(other[3:]))

@@ -9,13 +9,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from birdkit_tools.kaggle_push import credential_warnings
+import birdkit
+from birdkit_tools.kaggle_push import credential_warnings, record_push
 from birdkit_tools.kaggle_stage import (
     MetadataError,
     kaggle_username,
     validate_dataset_metadata,
     validate_kernel_metadata,
 )
+from birdkit_tools.kaggle_submit import read_outcome
 from birdkit_tools.nbsync import leaked_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,8 @@ args, log = sys.argv[1:], Path(os.environ["STANDIN_LOG"])
 with log.open("a") as f:
     f.write(json.dumps(args) + "\\n")
 mode = os.environ.get("STANDIN_MODE", "ok")
+submit = os.environ.get("STANDIN_SUBMIT", "scored")
+REF = "51234567"
 if mode == "forbidden":
     print("403 - Forbidden")
     sys.exit(0)
@@ -43,9 +47,31 @@ elif args[:2] == ["kernels", "push"]:
     folder = Path(args[args.index("-p") + 1])
     meta = json.loads((folder / "kernel-metadata.json").read_text())
     keep = log.parent / "pushed" / meta["id"].split("/")[1]
-    shutil.copytree(folder, keep)
-    print("Kernel version 1 successfully pushed.  Please check progress at "
-          "https://www.kaggle.com/code/" + meta["id"])
+    shutil.copytree(folder, keep, dirs_exist_ok=True)
+    version = sum(json.loads(line)[:2] == ["kernels", "push"] and json.loads(line)[-1] == args[-1]
+                  for line in log.read_text().splitlines())  # this push is logged already
+    print("Kernel version %d successfully pushed.  Please check progress at "
+          "https://www.kaggle.com/code/%s" % (version, meta["id"]))
+elif args[:2] == ["competitions", "submit"]:
+    # what kaggle 2.2.5 prints (competition_submit_cli, _poll_submission, cli.main)
+    print("Submission ref: " + REF)
+    print("4 submissions remaining today.")
+    print("Submission status: PENDING...")
+    print("Submission status: PENDING...")
+    if submit == "scored":
+        print("Submission scored. Public score: 0.871")
+        print("Successfully submitted to BirdCLEF+ 2025", end="")
+    elif submit == "not-published":
+        print("Submission scored. Public score: (not published)")
+        print("Successfully submitted to BirdCLEF+ 2025", end="")
+    elif submit.startswith("scoring-error"):  # 2.2.5 exits 1; "-exit0": a CLI that prints it and exits 0
+        reason = "Notebook Threw Exception" if submit == "scoring-error" else "Submission Scoring Error"
+        print("Submission %s failed to score.\\n  Error: %s" % (REF, reason), file=sys.stderr)
+        sys.exit(0 if submit.endswith("exit0") else 1)
+    elif submit == "timeout":
+        print("Timed out after 60s waiting for submission %s to finish scoring.\\nSubmission ref: %s\\n"
+              "Check status with: kaggle competitions submission %s" % (REF, REF, REF), file=sys.stderr)
+        sys.exit(1)
 elif args[:2] == ["kernels", "status"]:
     print(args[2] + ' has status "KernelWorkerStatus.COMPLETE"')
 elif args[:2] == ["kernels", "output"]:
@@ -202,6 +228,114 @@ def test_no_credential_value_in_any_output(env, tmp_path):
         assert f"--python-version {version} --platform manylinux_2_35_x86_64" in outputs[3]
         assert f"-d {tmp_path / 'staging' / 'wheels' / tag}" in outputs[3]
     assert "onnxruntime==" in outputs[3] and "requirements-kaggle.txt" in outputs[3]
+
+
+# ---- make submit: against the stand-in taught what kaggle 2.2.5 prints ----
+
+INFER = "someone/birdkit-infer"
+
+
+def submissions(tmp_path) -> list[dict]:
+    path = tmp_path / "staging" / "submissions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def pushed(tmp_path, version, kernel_id=INFER):
+    """What `make push` records after `kaggle kernels push` printed this version."""
+    record_push(tmp_path / "staging", {"id": kernel_id, "key": kernel_id.split("-")[-1],
+                                       "url": f"https://www.kaggle.com/code/{kernel_id}"},
+                f"Kernel version {version} successfully pushed.  Please check progress at "
+                f"https://www.kaggle.com/code/{kernel_id}")
+
+
+@pytest.fixture
+def someone(env):
+    return {**env, "KAGGLE_USERNAME": "someone", "KAGGLE_KEY": SECRET}
+
+
+def test_submit_prints_and_records_the_public_score(someone, tmp_path):
+    pushed(tmp_path, 3)
+    pushed(tmp_path, 4)
+    pushed(tmp_path, 9, "someone/birdkit-train")
+    rc, out = make("submit", someone, tmp_path)
+    assert rc == 0, out
+    message = f"birdkit {birdkit.__version__}: {INFER} version 4"
+    assert calls(tmp_path) == [["competitions", "submit", "-c", "birdclef-2025", "-f", "submission.csv",
+                                "-k", INFER, "-v", "4", "-m", message, "--wait"]]
+    assert f"public score 0.871: {INFER} version 4 on birdclef-2025 (submission 51234567)" in out
+    assert "Submission status: PENDING..." in out and SECRET not in out    # the CLI's own lines are shown
+    [record] = submissions(tmp_path)
+    assert {k: record[k] for k in ("competition", "kernel", "version", "status", "public_score", "message",
+                                   "ref", "error")} == {
+        "competition": "birdclef-2025", "kernel": INFER, "version": 4, "status": "COMPLETE",
+        "public_score": 0.871, "message": message, "ref": 51234567, "error": ""}
+    assert record["time"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("mode,status,shown", [
+    ("scoring-error", "ERROR", "failed to score: Notebook Threw Exception"),
+    ("scoring-error-exit0", "ERROR", "failed to score: Submission Scoring Error"),
+    ("timeout", "TIMEOUT", "Timed out after 60s waiting for submission 51234567 to finish scoring; "
+                           "see its score later with: kaggle competitions submission 51234567"),
+])
+def test_submit_without_a_score_fails_and_records_why(someone, tmp_path, mode, status, shown):
+    rc, out = make("submit", {**someone, "STANDIN_SUBMIT": mode}, tmp_path, "KERNEL=birdkit-infer", "VERSION=3",
+                   "MESSAGE=it's infer, v3", "SUBMIT_WAIT=60")
+    assert rc != 0, out
+    assert f"kaggle_push submit: {'no score yet for ' if status == 'TIMEOUT' else ''}{INFER} version 3 on " \
+           f"birdclef-2025 (submission 51234567)" in out and shown in out
+    assert calls(tmp_path)[0][-6:] == ["-v", "3", "-m", "it's infer, v3", "--wait", "60"]
+    [record] = submissions(tmp_path)
+    assert (record["status"], record["public_score"], record["version"], record["ref"]) == (status, None, 3, 51234567)
+    assert record["message"] == "it's infer, v3" and shown.split("; see")[0].split(": ")[-1] in record["error"]
+
+
+def test_submit_dry_run_prints_the_command_only(someone, tmp_path):
+    pushed(tmp_path, 2)
+    rc, out = make("submit", someone, tmp_path, "DRY_RUN=1", "KAGGLE_PARAMS=params/kaggle-2026.yaml")
+    assert rc == 0, out
+    assert (f"$ kaggle competitions submit -c birdclef-2026 -f submission.csv -k {INFER} -v 2 -m "
+            f"'birdkit {birdkit.__version__}: {INFER} version 2' --wait") in out
+    assert calls(tmp_path) == [] and submissions(tmp_path) == []
+
+
+def test_submit_needs_a_version(someone, tmp_path):
+    rc, out = make("submit", someone, tmp_path)
+    assert rc != 0 and "pass VERSION=N" in out and calls(tmp_path) == [] and submissions(tmp_path) == []
+    rc, out = make("submit", someone, tmp_path, "VERSION=latest")
+    assert rc != 0 and "a kernel version is a number" in out and calls(tmp_path) == []
+
+
+@pytest.mark.parametrize("rc,text,status,error", [
+    (0, "Submission ref: 7\nSubmission scored. Public score: (not published)\nSuccessfully submitted to X",
+     "COMPLETE", ""),
+    (1, "Could not find competition or notebook - please verify ...\n  Error: 404 Client Error: Not Found",
+     "FAILED", "404 Client Error: Not Found (kaggle exit status 1)"),
+    (0, "Submission ref: 7\nSomething new", "FAILED", "no public score in the kaggle output (exit status 0)"),
+    (0, "Submission ref: 7\nSubmission status: ERROR...", "ERROR", "failed to score (no reason given)"),
+])
+def test_submit_output_is_read_defensively(rc, text, status, error):
+    outcome = read_outcome(rc, text)
+    assert outcome["status"] == status and error in outcome["error"] and outcome["public_score"] is None
+    assert outcome["ref"] == (7 if "ref: 7" in text else None)
+
+
+@pytest.mark.slow
+def test_push_records_versions_and_submit_takes_the_last(someone, tmp_path):
+    for _ in range(2):
+        rc, out = make("push", someone, tmp_path, "KERNELS=infer")
+        assert rc == 0, out
+    assert f"https://www.kaggle.com/code/{INFER} (version 2)" in out
+    rc, out = make("submit", {**someone, "STANDIN_SUBMIT": "not-published"}, tmp_path)
+    assert rc == 0 and f"public score not published: {INFER} version 2" in out, out
+    assert calls(tmp_path)[-1][:10] == ["competitions", "submit", "-c", "birdclef-2025", "-f", "submission.csv",
+                                        "-k", INFER, "-v", "2"]
+    [record] = submissions(tmp_path)
+    assert (record["status"], record["version"], record["public_score"]) == ("COMPLETE", 2, None)
+    before = len(calls(tmp_path))  # pushed for 2025: submitting it to 2026 stops before any call
+    rc, out = make("submit", someone, tmp_path, "KAGGLE_PARAMS=params/kaggle-2026.yaml")
+    assert rc != 0 and "was staged for ['birdclef-2025'], but params/kaggle-2026.yaml names 'birdclef-2026'" in out
+    assert len(calls(tmp_path)) == before and len(submissions(tmp_path)) == 1
 
 
 def test_credentials_file_readable_by_others_is_reported(tmp_path):

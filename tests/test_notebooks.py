@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -112,3 +113,47 @@ def test_failing_cell_names_notebook_and_cell(root, tmp_path):
     assert proc.returncode != 0
     assert "FAILED: 10_eda.ipynb, cell" in proc.stderr and "is not a competition folder" in proc.stderr
     assert (tmp_path / "bad" / "notebooks" / "10_eda.html").is_file()
+
+
+def _cell_text(notebook) -> str:
+    nb = nbformat.read(notebook, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@pytest.mark.slow
+def test_inference_over_budget_sheds_and_still_writes_a_valid_submission(root, smoke_run):
+    """The ensemble cannot fit a 0.2-min budget: the notebook sheds, writes every row and exits 0;
+    with strict_budget it refuses as before."""
+    run, demo, _ = smoke_run
+    checkpoints = [run / "checkpoints/fold0/best_model_improved.pth",
+                   run / "checkpoints/round1/fold0/best_model_improved.pth"]
+
+    def infer(name, *sets):
+        cmd = [sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
+               "--data-dir", str(demo["competition_dir"]), "--runs-dir", str(run.parent), "--name", name,
+               "--only", "70", "--notebooks", str(root / "notebooks"), "--set", "time_budget_minutes=0.2",
+               "--set", f"checkpoint_paths=[{', '.join(map(str, checkpoints))}]"]
+        for s in sets:
+            cmd += ["--set", s]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=600)
+
+    sample = pd.read_csv(Path(demo["competition_dir"]) / "sample_submission.csv")
+    solution = pd.read_csv(demo["solution_path"])
+    for name, sets in (("shed", ["tta_views=3", "deadline_minutes=30"]), ("watchdog", [])):
+        proc = infer(name, *sets)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        sub = pd.read_csv(run.parent / name / "submission.csv")
+        assert list(sub.columns) == list(sample.columns) and sorted(sub.row_id) == sorted(solution.row_id)
+        assert np.isfinite(sub.iloc[:, 1:].to_numpy(dtype=float)).all()
+        text = _cell_text(run.parent / name / "notebooks" / "70_inference.ipynb")
+        assert "before scoring: 2 soundscapes, every row" in text
+        assert "[budget] target 0.16 min of the 0.2-min budget" in text
+        decisions = [d["step"] for d in json.loads((run.parent / name / "budget.json").read_text())["decisions"]]
+        if name == "shed":
+            assert decisions[:2] == ["tta_views", "members"] and "3 -> 1 view(s)" in text
+            assert "left: 1 TTA view(s), 1 of 2 model(s)" in text
+        else:
+            assert "the watchdog stops scoring at minute 0.2" in text
+    proc = infer("strict", "strict_budget=true")
+    assert proc.returncode != 0 and "max_budget_share" in proc.stderr
+    assert (run.parent / "strict" / "submission.csv").is_file(), "the fallback is written before the refusal"

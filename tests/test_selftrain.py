@@ -1,11 +1,5 @@
 """Self-training rounds (issue 12): out-of-fold pseudo-labels, resume after an interruption."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +9,7 @@ from birdkit.config import Config
 from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
 from birdkit.selftrain import PSEUDO_NAME, PseudoSet, first_unfinished_round, run_round, soundscape_folds
 from conftest import tone, write_tone_clips
+from faults import kill_mid_stage
 
 pytestmark = pytest.mark.slow  # trains students
 SR = 32000
@@ -67,31 +62,13 @@ def test_out_of_fold_pseudo_labels_never_come_from_a_model_that_saw_the_soundsca
     assert len(read_ensemble_list(cfg.checkpoint_dir, "all")) == 1 + 2 + 2     # folds x rounds
 
 
-CHILD = textwrap.dedent("""
-    import sys, pickle
-    from birdkit.selftrain import run_round
-    cfg, table, files = pickle.load(open(sys.argv[1], "rb"))
-    run_round(cfg, ["a", "b", "c"], table, 1, files, progress=False)
-""")
-
-
 def test_a_round_resumes_after_an_interruption(data, tmp_path):
-    import pickle
     table, files = data
     cfg = cfg_for(tmp_path, epochs=4, samples_per_epoch=24, pseudo_rounds=1)
     supervised(cfg, table)
-    args = tmp_path / "args.pkl"
-    args.write_bytes(pickle.dumps((cfg, table, files)))
-    script = tmp_path / "child.py"
-    script.write_text(CHILD)
-    child = subprocess.Popen([sys.executable, str(script), str(args)], stderr=subprocess.PIPE)
     last = cfg.checkpoint_dir / "round1" / "all" / "last.pth"
-    deadline = time.monotonic() + 240
-    while not last.is_file() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    _, err = child.communicate(timeout=30)
-    assert child.returncode == -signal.SIGKILL, f"the round ended on its own: {err.decode()[-2000:]}"
+    kill_mid_stage("birdkit.selftrain:run_round", (cfg, CLASSES, table, 1, files, False), tmp_path / "child",
+                   ready=last.is_file, timeout=240)
     pseudo = cfg.checkpoint_dir / "round1" / PSEUDO_NAME
     stamp = pseudo.stat().st_mtime_ns
     assert first_unfinished_round(cfg) == 1

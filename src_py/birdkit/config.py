@@ -142,7 +142,12 @@ class Config:
     prior: Prior = "off"                # per-site or per-hour class prior from labelled soundscapes
     prior_weight: float = 0.0
     time_budget_minutes: float = 0.0    # 0 = the competition year's (2024: 120, 2025/2026: 90)
-    max_budget_share: float = 0.8       # refuse an ensemble projected above this share of the budget
+    max_budget_share: float = 0.8       # target share of the budget: above it, TTA views then models are shed
+    strict_budget: bool = False         # refuse an ensemble projected above max_budget_share instead (local use)
+    deadline_minutes: float = 0.0       # the watchdog stops scoring this long after the notebook started;
+                                        # 0 = 90% of the budget (files left keep their fallback rows)
+    ensemble_weights: tuple = ()        # one weight per checkpoint in the average; () = equal
+    session_budget_minutes: float = 0.0  # self-training: a round that would end past this is skipped; 0 = no limit
     dry_run_soundscapes: int = 3        # empty test folder -> predict this many train soundscapes
     max_test_files: int = 0
     submission_path: str = ""           # "" -> <run_dir>/submission.csv
@@ -242,6 +247,10 @@ class Config:
              "label_smoothing must be in [0, 1) and smoothing in [0, 0.5)"),
             (self.ddp_processes >= 0 and self.pseudo_rounds >= 0, "ddp_processes and pseudo_rounds must be >= 0"),
             (0 < self.max_budget_share <= 1, "max_budget_share must be in (0, 1]"),
+            (self.deadline_minutes >= 0 and self.session_budget_minutes >= 0,
+             "deadline_minutes and session_budget_minutes must be >= 0 (0 = derived / no limit)"),
+            (all(isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in self.ensemble_weights),
+             "ensemble_weights must be numbers > 0, one per checkpoint"),
         ]
         for ok, message in checks:
             if not ok:

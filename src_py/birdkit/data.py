@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from .audio import audio_info, read_segment
 from .features import mel_image, to_image
-from .spectrograms import load_cached, output_paths, wave_path
+from .spectrograms import load_cached, load_npy, output_paths, valid_npy, wave_path
 from .tables import durations, label_map, make_targets
 
 
@@ -127,7 +127,7 @@ class ClipDataset(Dataset):
             if not path.is_file():
                 raise FileNotFoundError(f"no cached waveform {path} for {row['filename']}; run spectrogram "
                                         "generation (write_waves) first or set data_source: audio")
-            return np.load(path, mmap_mode="r")
+            return load_npy(path, mmap_mode="r")
         crop, start = self.length / self.cfg.sample_rate, 0.0
         if self.train:  # a random start needs the duration: from the table, else the file header
             known = "seconds" in row and row["seconds"] == row["seconds"]
@@ -178,16 +178,19 @@ class ImageDataset(Dataset):
 
 
 def cached_rows(df, cfg, kind: str = "images"):
-    """Rows whose cache file (``images``: dB spectrogram, ``waves``: waveform) exists, and the skip
-    records of those without one."""
+    """Rows whose cache file (``images``: dB spectrogram, ``waves``: waveform) exists and is whole
+    (its header checked: a truncated file is never trained on), and the skip records of the others."""
     def path(r):
         if kind == "waves":
             return wave_path(cfg.cache_path, r.primary_label, r.filename)
         return output_paths(cfg.cache_path, r.primary_label, r.filename)[0]
-    exists = [path(r).is_file() for r in df.itertuples(index=False)]
-    keep = df[exists].reset_index(drop=True)
-    missing = [{"filename": f, "reason": f"no cached {kind} (see spectrograms/failures.csv)"}
-               for f, ok in zip(df["filename"], exists) if not ok]
+    paths = [path(r) for r in df.itertuples(index=False)]
+    whole = [valid_npy(p) for p in paths]
+    keep = df[whole].reset_index(drop=True)
+    missing = [{"filename": f, "reason": (f"damaged cached {kind} {p} (rerun spectrogram generation: it writes "
+                                          "damaged files again)" if p.is_file() else
+                                          f"no cached {kind} (see spectrograms/failures.csv)")}
+               for f, p, ok in zip(df["filename"], paths, whole) if not ok]
     return keep, missing
 
 

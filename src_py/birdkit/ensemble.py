@@ -43,11 +43,46 @@ def _device(model) -> torch.device:
 
 
 @dataclass
+class Scored:
+    """One soundscape scored: ``probs`` ``[members, windows, classes]`` (rows of members not
+    ``active`` are 0), or ``error`` (the file could not be decoded or scored)."""
+    probs: np.ndarray | None
+    error: AudioError | None = None
+    seconds: float = 0.0                                  # wall seconds for the file (decode + model)
+    audio_seconds: float = 0.0                            # length of the decoded soundscape
+    views: int = 1                                        # TTA views it was scored with
+    active: tuple = ()                                    # member indices that were asked
+    member_seconds: dict = field(default_factory=dict)    # member index -> seconds
+    member_errors: dict = field(default_factory=dict)     # member index -> "Type: message"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _timed(calls: dict, out: Scored, catch: bool) -> dict:
+    """Run each ``index -> call``; add its seconds to ``out.member_seconds``, its error to
+    ``out.member_errors`` (with ``catch``), and return the results that came back."""
+    results = {}
+    for i, call in calls.items():
+        t0 = time.perf_counter()
+        try:
+            results[i] = call()
+        except Exception as exc:
+            if not catch:
+                raise
+            out.member_errors[i] = _describe(exc)
+        out.member_seconds[i] = out.member_seconds.get(i, 0.0) + time.perf_counter() - t0
+    return results
+
+
+@dataclass
 class Member:
     backend: object
     model: object
     loss: str
     chunk_samples: int
+    weight: float = 1.0          # its weight in the ensemble average (``ensemble_weights``)
 
 
 @dataclass
@@ -89,30 +124,51 @@ class Ensemble:
         return out
 
     def member_probs(self, wave: np.ndarray, tta: TTA | None = None) -> np.ndarray:
-        """``[members, n_windows, classes]``: each member's window probabilities of one soundscape."""
+        """``[members, n_windows, classes]``: each member's window probabilities of one soundscape
+        (any member's exception is raised: validation and benchmarks want to see it)."""
+        return self.score(wave, tta, catch=False).probs
+
+    def score(self, wave: np.ndarray, tta: TTA | None = None, active=None, catch: bool = True) -> Scored:
+        """Window probabilities of the ``active`` members (default all; the others' rows stay 0),
+        with each member's seconds (its model call plus its share of the group's front end). With
+        ``catch``, a member that raises is recorded in ``member_errors`` and the others go on."""
         tta = tta or TTA()
+        active = set(range(len(self.members))) if active is None else set(active)
         window, n = self.window_samples, n_windows(len(wave), self.window_samples)
         views = soundscape_views(wave, window, tta.views, seconds_to_samples(tta.shift_seconds, self.sample_rate))
-        out = np.zeros((len(self.members), n, len(self.classes)), dtype=np.float32)
+        out = Scored(np.zeros((len(self.members), n, len(self.classes)), dtype=np.float32), views=tta.views,
+                     active=tuple(sorted(active)))
         for members in self.groups().values():
-            first = self.members[members[0]]
-            chunks = to_chunks(views, first.chunk_samples // window)
-            logits = self._group_logits(chunks, members)
-            for i, z in zip(members, logits):
+            members = [i for i in members if i in active]
+            if not members:
+                continue
+            chunks = to_chunks(views, self.members[members[0]].chunk_samples // window)
+            for i, z in self._group_logits(chunks, members, out, catch).items():
                 p = probabilities(torch.from_numpy(z), self.members[i].loss).numpy()
-                out[i] = aggregate(p.reshape(tta.views, -1, p.shape[-1])[:, :n], tta.aggregation)
+                out.probs[i] = aggregate(p.reshape(tta.views, -1, p.shape[-1])[:, :n], tta.aggregation)
         return out
 
-    def _group_logits(self, chunks: np.ndarray, members: list) -> list:
+    def _group_logits(self, chunks: np.ndarray, members: list, out: Scored, catch: bool) -> dict:
+        """Logits per member index; seconds and errors go to ``out``."""
         first = self.members[members[0]]
         if first.backend.frontend_in_graph:
-            return [first.backend(chunks)]
+            return _timed({members[0]: lambda: first.backend(chunks)}, out, catch)
         device = _device(first.model)   # a GPU when torch runs there
-        with torch.no_grad():
-            mels = first.model.mels(first.model.chunk_wave(torch.from_numpy(chunks).to(device)))
+        t0 = time.perf_counter()
+        try:
+            with torch.no_grad():
+                mels = first.model.mels(first.model.chunk_wave(torch.from_numpy(chunks).to(device)))
+        except Exception as exc:
+            if not catch:
+                raise
+            out.member_errors.update({i: _describe(exc) for i in members})
+            return {}
         self.frontend_calls += 1
-        return [self.members[i].backend.from_images(to_image(mels, self.members[i].model.in_chans))
-                for i in members]
+        share = (time.perf_counter() - t0) / len(members)
+        out.member_seconds.update({i: share for i in members})
+        calls = {i: (lambda m=self.members[i]: m.backend.from_images(to_image(mels, m.model.in_chans)))
+                 for i in members}
+        return _timed(calls, out, catch)
 
     @property
     def on_gpu(self) -> bool:
@@ -132,56 +188,87 @@ class Ensemble:
             self._pool = None
 
 
-def combine(member_probs: list, how: str = "mean") -> list:
-    """Average per-file ``[members, windows, classes]`` arrays over the members: ``mean`` of
-    probabilities, or ``rank``: each member's scores ranked per class over all windows of all
-    files (0..1), then averaged. Returns per-file ``[windows, classes]`` arrays."""
+def combine(member_probs: list, how: str = "mean", weights=None) -> list:
+    """Average per-file ``[members, windows, classes]`` arrays over the members (``weights``: one
+    per member, default equal): ``mean`` of probabilities, or ``rank``: each member's scores ranked
+    per class over all windows of all files (0..1), then averaged. Returns per-file
+    ``[windows, classes]`` arrays."""
     if not member_probs:
         return []
+    w = np.ones(member_probs[0].shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = (w / w.sum()).astype(np.float32)
     if how == "mean" or member_probs[0].shape[0] == 1:
-        return [p.mean(axis=0) for p in member_probs]
+        return [np.tensordot(w, p, axes=1) for p in member_probs]
     if how != "rank":
         raise ValueError(f"ensemble_average must be mean or rank, got {how!r}")
     sizes = [p.shape[1] for p in member_probs]
     stacked = np.concatenate(member_probs, axis=1)                       # [M, all windows, K]
-    ranks = np.stack([pd.DataFrame(m).rank(pct=True).to_numpy() for m in stacked]).mean(axis=0)
-    return np.split(ranks.astype(np.float32), np.cumsum(sizes)[:-1])
+    ranks = np.stack([pd.DataFrame(m).rank(pct=True).to_numpy() for m in stacked])
+    return np.split(np.tensordot(w, ranks.astype(np.float32), axes=1), np.cumsum(sizes)[:-1])
 
 
 def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False, export=True,
-                  chunk_seconds: float = 0.0, device: str = "cpu") -> Ensemble:
+                  chunk_seconds: float = 0.0, device: str = "cpu", weights=(), skip_broken: bool = False) -> Ensemble:
     """Checkpoints -> an ``Ensemble`` on ``backend``; compiled graphs are written to ``work_dir``.
-    ``device``: where the torch backend runs ("cuda" in a GPU session; compiled backends are CPU)."""
-    members, contract = [], None
+    ``device``: where the torch backend runs ("cuda" in a GPU session; compiled backends are CPU).
+    ``weights``: one per checkpoint (``ensemble_weights``; empty = equal). ``skip_broken``: a
+    checkpoint that fails to load or compile is left out with its error printed (the submission
+    goes on with the others), unless none is left."""
+    paths = list(paths)
+    if weights and len(weights) != len(paths):
+        raise ValueError(f"ensemble_weights has {len(weights)} weights for {len(paths)} checkpoints: "
+                         f"give one per checkpoint, in the order {[str(p) for p in paths]}")
+    members, contract, kept, errors = [], None, [], []
     for i, path in enumerate(paths):
-        model, c = model_from_checkpoint(path)
-        if contract and (c["classes"] != contract["classes"]
-                         or contract_window_samples(c) != contract_window_samples(contract)
-                         or c["mel"]["sample_rate"] != contract["mel"]["sample_rate"]):
-            raise ValueError(f"{path}: classes, scored window or sample rate differ from {paths[0]}")
+        try:
+            model, c = model_from_checkpoint(path)
+            if contract and (c["classes"] != contract["classes"]
+                             or contract_window_samples(c) != contract_window_samples(contract)
+                             or c["mel"]["sample_rate"] != contract["mel"]["sample_rate"]):
+                raise ValueError(f"{path}: classes, scored window or sample rate differ from {kept[0]}")
+            chunk = contract_chunk_samples(c, chunk_seconds)
+            folder = Path(work_dir) / f"model{len(members)}"   # a worker reloads the kept ones in order
+            made = make_backend(model, backend, chunk, folder, threads, frontend_in_graph, export, device)
+        except Exception as exc:
+            if not skip_broken:
+                raise
+            errors.append(f"{path}: {_describe(exc)}")
+            print(f"[ensemble] model {i} left out: {errors[-1]}")
+            continue
         contract = contract or c
-        chunk = contract_chunk_samples(c, chunk_seconds)
-        members.append(Member(make_backend(model, backend, chunk, Path(work_dir) / f"model{i}", threads,
-                                           frontend_in_graph, export, device), model, c["loss"], chunk))
+        members.append(Member(made, model, c["loss"], chunk, float(weights[i]) if weights else 1.0))
+        kept.append(path)
     if contract is None:
-        raise ValueError("no checkpoint given")
-    spec = {"paths": [str(p) for p in paths], "backend": members[0].backend.name, "work_dir": str(work_dir),
+        raise ValueError("no checkpoint given" if not errors else "no checkpoint could be loaded:\n  "
+                         + "\n  ".join(errors))
+    spec = {"paths": [str(p) for p in kept], "backend": members[0].backend.name, "work_dir": str(work_dir),
             "frontend_in_graph": frontend_in_graph, "chunk_seconds": chunk_seconds}
     return Ensemble(members, contract["classes"], contract, spec)
 
 
-def score_file(path, ensemble: Ensemble, tta: TTA) -> tuple:
-    """(member probabilities [members, windows, classes] | None, AudioError | None, seconds in the model)."""
-    return score_wave(ensemble, decode(path, ensemble.sample_rate), tta)
+def score_file(path, ensemble: Ensemble, tta: TTA, active=None) -> Scored:
+    """One file decoded and scored by the ``active`` members. A file that does not decode, raises
+    while scored, or that every asked member failed on, comes back as ``Scored.error``."""
+    t0 = time.perf_counter()
+    out = score_wave(ensemble, decode(path, ensemble.sample_rate), tta, active, path)
+    out.seconds = time.perf_counter() - t0
+    return out
 
 
-def score_wave(ensemble, wave, tta: TTA):
+def score_wave(ensemble, wave, tta: TTA, active=None, path="<wave>") -> Scored:
     """``score_file`` of a decoded wave, or of the ``AudioError`` that decoding gave."""
     if isinstance(wave, AudioError):
-        return None, wave, 0.0
+        return Scored(None, wave)
     t0 = time.perf_counter()
-    probs = ensemble.member_probs(wave, TTA(*tta))
-    return probs, None, time.perf_counter() - t0
+    try:
+        out = ensemble.score(wave, TTA(*tta), active)
+    except Exception as exc:   # planning the windows failed: the file, not a member
+        return Scored(None, AudioError(path, "scoring failed", _describe(exc)))
+    if out.member_errors and set(out.member_errors) >= set(out.active):
+        detail = "; ".join(f"model {i}: {e}" for i, e in sorted(out.member_errors.items()))
+        return Scored(None, AudioError(path, "scoring failed", detail), member_errors=out.member_errors)
+    out.seconds, out.audio_seconds = time.perf_counter() - t0, len(wave) / ensemble.sample_rate
+    return out
 
 
 def decode(path, sr):

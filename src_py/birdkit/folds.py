@@ -6,6 +6,8 @@ and ``checkpoints/ensemble.json`` lists their best checkpoints for the inference
 fold resumes from its own ``last.pth``: a rerun skips finished folds and continues a broken one.
 Labelled soundscape windows (a labels file, e.g. BirdCLEF 2026's) validate each fold: the files
 of the validation fold (whole files, never split), or all of them when they do not train.
+Every file here is written atomically (``birdkit.atomic``); a damaged ``ensemble.json`` is an
+``EnsembleListError`` naming it, never read as a shorter list.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import atomic
 from .distributed import launch, world_size
 from .factory import make_training_data
 from .split import assign_folds, split_table
@@ -51,7 +54,7 @@ def write_split(cfg, train_table: pd.DataFrame, path) -> pd.DataFrame:
     folds, _ = assign_folds(train_table["primary_label"], cfg.n_folds, cfg.seed)
     table = train_table[["filename", "primary_label"]].assign(fold=folds)
     table["split"] = np.where(table["fold"] == cfg.train_folds[0], "val", "train")
-    table.to_csv(path, index=False)
+    atomic.write_csv(path, table)
     return table
 
 
@@ -90,9 +93,8 @@ def _train_rank(rank, world, device, cfg, classes, train_table, fold, folder, pr
         print(f"fold {fold}: resumed from {folder / LAST_NAME} at epoch {trainer.start_epoch + 1}")
     history = trainer.fit(progress)
     if rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-        history.to_csv(folder / HISTORY, index=False)
-        (folder / COUNTS).write_text(json.dumps({**loaders.counts, "processes": world}))
+        atomic.write_csv(folder / HISTORY, history)
+        atomic.write_text(folder / COUNTS, json.dumps({**loaders.counts, "processes": world}))
 
 
 def write_ensemble_list(checkpoint_dir, results: list[FoldResult], round_: int = 0) -> Path:
@@ -103,13 +105,29 @@ def write_ensemble_list(checkpoint_dir, results: list[FoldResult], round_: int =
     kept = [m for m in _members(checkpoint_dir) if m.get("round", 0) != round_]
     entries = [{"round": round_, "fold": r.fold, "checkpoint": str(r.best.relative_to(checkpoint_dir))}
                for r in results]
-    path.write_text(json.dumps({"members": sorted(kept + entries, key=lambda m: m.get("round", 0))}, indent=1))
+    atomic.write_text(path, json.dumps({"members": sorted(kept + entries, key=lambda m: m.get("round", 0))},
+                                       indent=1))
     return path
+
+
+class EnsembleListError(ValueError):
+    """An ``ensemble.json`` that does not read as a list of members; the message names it."""
 
 
 def _members(checkpoint_dir) -> list[dict]:
     path = Path(checkpoint_dir) / ENSEMBLE_LIST
-    return json.loads(path.read_text())["members"] if path.is_file() else []
+    if not path.is_file():
+        return []
+    try:
+        members = json.loads(path.read_text())["members"]
+        if not isinstance(members, list) or not all(isinstance(m, dict) and "checkpoint" in m for m in members):
+            raise ValueError("members is not a list of {round, fold, checkpoint}")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise EnsembleListError(f"{path} is damaged ({type(exc).__name__}: {exc}); it lists every round's "
+                                "models, so no single stage rebuilds it: restore it, or delete it (and the "
+                                "rounds' done.json) and rerun training and self-training, which reuse "
+                                "finished models from their last.pth") from exc
+    return members
 
 
 def read_ensemble_list(checkpoint_dir, rounds: str = "last") -> list[Path]:

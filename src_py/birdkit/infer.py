@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .audio import AudioError, audio_info
+from .budget import Budget
 from .competition import SOUNDSCAPE_DIRS
 from .ensemble import TTA, Ensemble, combine, decode, load_ensemble, score_wave  # noqa: F401  (notebooks' entry)
 from .metrics import file_stems
 from .pool import WorkerPool
 from .progress import progress_bar
+from .submission import FALLBACK_SECONDS, SubmissionWriter, fallback_frame, window_frame
 from .tables import check_submission_columns
 from .tta import rescale_by_file_max, smooth_windows
-from .windows import n_windows, row_ids
 
-FALLBACK_SECONDS = 60.0  # an undecodable test file with no readable header: rows of a 60-s soundscape
 AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
 
 
@@ -60,6 +62,7 @@ class InferenceResult:
     submission: pd.DataFrame
     skipped: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    budget: Budget | None = None
 
 
 AUTO_POOL_MIN_FILES = 64  # starting workers costs 5-10 s: worth it for Kaggle's ~700 files, not for a dry run
@@ -77,53 +80,90 @@ def worker_count(setting: int, n_files: int) -> int:
     return max(1, min(setting, n_files))
 
 
-def fallback_seconds(path, default: float = FALLBACK_SECONDS) -> float:
-    """Length of an undecodable file: from its header when that reads (and claims 0-60 min), else
-    ``default`` (the year's test file length, ``Layout.test_file_seconds``)."""
-    try:
-        seconds = audio_info(path)[1]
-    except AudioError:
-        return float(default)
-    return seconds if 0 < seconds <= 3600 else float(default)
+def unlimited(ensemble: Ensemble, tta: TTA, workers: int = 1) -> Budget:
+    """A plan that never sheds and never stops (validation, pseudo-labels, benchmarks)."""
+    return Budget(budget_minutes=float("inf"), share=1.0, audio_minutes=0.0, tta=tta, cores_here=cpu_cores(),
+                  weights=[m.weight for m in ensemble.members], workers=workers, started=time.time())
 
 
 def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True,
-                        file_seconds: float = FALLBACK_SECONDS):
+                        file_seconds: float = FALLBACK_SECONDS, budget: Budget | None = None,
+                        writer: SubmissionWriter | None = None, fallback=None):
     """Submission rows for ``files``: ``row_id`` + one probability column per class.
 
     Each file's members are scored (in worker processes or here), then averaged over the members
-    (``ensemble_average``: mean, or ranks over all files), then post-processed per file
-    (``file_max_rescale``, ``smoothing``). An undecodable file gets zero rows for its header's
-    length, else ``file_seconds``.
+    (``ensemble_average``: mean, or ranks over all files, with the members' weights), then
+    post-processed per file (``file_max_rescale``, ``smoothing``). ``budget``: the plan in force,
+    re-projected as files finish (it sheds TTA views and members, and its watchdog stops
+    scoring); default: no budget. A member that raises is left out and the others go on. A file
+    that fails to decode or score, or that the watchdog left, gets ``fallback`` rows (one value
+    per class; default 0) for its header's length, else ``file_seconds``. ``writer`` rewrites the
+    submission file as files are scored.
     """
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
-    sr, window = ensemble.sample_rate, ensemble.window_samples
     workers = 1 if ensemble.on_gpu else worker_count(cfg.infer_workers, len(files))
-    tta = TTA.from_config(cfg)
-    per_file, skipped, t_model = [], [], 0.0
-    started = time.perf_counter()
-    scored = pool_for(ensemble, workers).map(files, tta) if workers > 1 else _in_process(files, ensemble, tta)
-    for path, (probs, error, seconds) in progress_bar(zip(files, scored), total=len(files), desc="soundscapes",
-                                              disable=not progress):
-        if error is not None:
-            skipped.append({"filename": path.name, "reason": error.reason, "error": error.detail})
-            seconds_of_file = fallback_seconds(path, file_seconds)
-            probs = np.zeros((len(ensemble.members), n_windows(int(seconds_of_file * sr), window),
-                              len(ensemble.classes)), dtype=np.float32)
-        t_model += seconds
-        per_file.append(probs)
-    frames = []
-    for path, probs in zip(files, combine(per_file, cfg.ensemble_average)):
-        probs = smooth_windows(rescale_by_file_max(probs, cfg.file_max_rescale), cfg.smoothing)
-        ids = row_ids(path.stem, len(probs), window / sr)
-        frames.append(pd.DataFrame(probs.astype(np.float32), columns=ensemble.classes).assign(row_id=ids))
-    sub = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ensemble.classes + ["row_id"])
-    sub = sub[["row_id"] + list(ensemble.classes)]
+    budget = budget or unlimited(ensemble, TTA.from_config(cfg), workers)
+    fallback = np.zeros(len(ensemble.classes), np.float32) if fallback is None else fallback
+    rows = _Rows(files, ensemble, cfg, fallback, file_seconds)
+    skipped, t_model, started = [], 0.0, time.perf_counter()
+    stream = (_pooled(files, ensemble, budget, workers) if workers > 1
+              else _in_process(enumerate(files), ensemble, budget))
+    for i, path, scored in progress_bar(stream, total=len(files), desc="soundscapes", disable=not progress):
+        for m, error in sorted(scored.member_errors.items()):
+            budget.drop_member(m, error)
+        if scored.error is not None:
+            skipped.append({"filename": path.name, "reason": scored.error.reason, "error": scored.error.detail})
+        else:
+            rows.scored[i] = scored.probs
+        budget.record(scored)
+        t_model += scored.seconds
+        if writer is not None:
+            writer.maybe_write(lambda: rows.frame(budget.active))
+    done = {s["filename"] for s in skipped} | {files[i].name for i in rows.scored}
+    skipped += [{"filename": f.name, "reason": "not scored (watchdog)", "error": "the deadline came first"}
+                for f in files if f.name not in done]
+    sub = rows.frame(budget.active)
+    if writer is not None:
+        writer.write(sub)
     total = time.perf_counter() - started
     return InferenceResult(sub, skipped, {"files": len(files), "seconds": total, "model_seconds": t_model,
-                                          "workers": workers, "members": len(ensemble.members),
-                                          "frontend_calls": ensemble.frontend_calls})
+                                          "workers": workers, "members": len(budget.active),
+                                          "frontend_calls": ensemble.frontend_calls}, budget)
+
+
+class _Rows:
+    """Per-file member probabilities as they come, and the submission they make with the
+    fallback rows of every file not scored (yet)."""
+
+    def __init__(self, files, ensemble, cfg, fallback, file_seconds):
+        self.files, self.ensemble, self.cfg = files, ensemble, cfg
+        self.fallback, self.file_seconds = fallback, file_seconds
+        self.scored: dict = {}
+        self._fallback_frames: dict = {}
+
+    def frame(self, active) -> pd.DataFrame:
+        e, cfg = self.ensemble, self.cfg
+        order = sorted(self.scored)
+        weights = [e.members[m].weight for m in active]
+        combined = dict(zip(order, combine([self.scored[i][list(active)] for i in order], cfg.ensemble_average,
+                                           weights)))
+        frames = []
+        for i, path in enumerate(self.files):
+            if i in combined:
+                probs = smooth_windows(rescale_by_file_max(combined[i], cfg.file_max_rescale), cfg.smoothing)
+                frames.append(window_frame(path.stem, probs, e.classes, e.window_samples / e.sample_rate))
+            else:
+                frames.append(self._fallback(i))
+        return (pd.concat(frames, ignore_index=True) if frames
+                else pd.DataFrame(columns=["row_id"] + list(e.classes)))
+
+    def _fallback(self, i):
+        if i not in self._fallback_frames:
+            e = self.ensemble
+            self._fallback_frames[i] = fallback_frame(self.files[i], e.classes, self.fallback, e.sample_rate,
+                                                      e.window_samples, self.file_seconds)
+        return self._fallback_frames[i]
 
 
 def pool_for(ensemble: Ensemble, workers: int) -> WorkerPool:
@@ -134,13 +174,60 @@ def pool_for(ensemble: Ensemble, workers: int) -> WorkerPool:
     return ensemble._pool
 
 
-def _in_process(files, ensemble, tta):
-    """This process: a decode thread one file ahead (soundfile releases the GIL), then the model."""
-    sr = ensemble.contract["mel"]["sample_rate"]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for wave in pool.map(lambda p: decode(p, sr), files):
-            yield score_wave(ensemble, wave, tta)
+def _pooled(files, ensemble, budget: Budget, workers: int):
+    """``(index, path, Scored)`` from the worker processes, in order; at most two files per worker
+    in flight, each asked with the plan in force when it was sent. A worker that dies sends the
+    rest to this process; the watchdog stops the workers at once."""
+    pool = pool_for(ensemble, workers)
+    queue, pending = deque(enumerate(files)), deque()
+    try:
+        while queue or pending:
+            while queue and len(pending) < 2 * workers and not budget.expired:
+                i, path = queue.popleft()
+                pending.append((i, path, pool.submit(path, budget.tta, budget.active)))
+            if not pending or budget.expired:
+                return
+            i, path, future = pending[0]
+            try:
+                scored = future.result(timeout=budget.seconds_left())
+            except FutureTimeout:
+                continue   # the deadline passed while this file was scored: ``expired`` says so next
+            except BrokenProcessPool as exc:
+                rest = [(j, p) for j, p, _ in pending] + list(queue)
+                print(f"[inference] an inference worker process died ({exc}); its error is printed above. The "
+                      f"remaining {len(rest)} file(s) are scored in this process", flush=True)
+                ensemble.close()
+                yield from _in_process(rest, ensemble, budget)
+                return
+            pending.popleft()
+            yield i, path, scored
+    finally:
+        if budget.expired and ensemble._pool is not None:
+            ensemble._pool.terminate()
+            ensemble._pool = None
 
+
+def _in_process(items, ensemble, budget: Budget):
+    """This process: a decode thread one file ahead (soundfile releases the GIL), then the model;
+    each file's seconds count its decoding too."""
+    items = list(items)
+    sr = ensemble.sample_rate
+    with ThreadPoolExecutor(max_workers=1) as threads:
+        ahead = threads.submit(_decode_timed, items[0][1], sr) if items else None
+        for k, (i, path) in enumerate(items):
+            if budget.expired:
+                return
+            wave, decode_seconds = ahead.result()
+            ahead = threads.submit(_decode_timed, items[k + 1][1], sr) if k + 1 < len(items) else None
+            scored = score_wave(ensemble, wave, budget.tta, budget.active, path)
+            scored.seconds += decode_seconds
+            yield i, path, scored
+
+
+def _decode_timed(path, sr):
+    t0 = time.perf_counter()
+    wave = decode(path, sr)
+    return wave, time.perf_counter() - t0
 
 
 def seed_view(submission: pd.DataFrame) -> pd.DataFrame:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import weakref
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from itertools import repeat
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from .ensemble import load_ensemble, score_file
 
@@ -25,16 +23,19 @@ class WorkerPool:
         # a pool dropped without close() still stops its workers
         weakref.finalize(self, self.executor.shutdown, wait=False, cancel_futures=True)
 
-    def map(self, files, tta):
-        """``score_file`` results for ``files``, in order."""
-        try:
-            yield from self.executor.map(_score_file, files, repeat(tta))
-        except BrokenProcessPool as exc:
-            raise RuntimeError(f"an inference worker process died ({exc}); its error is printed above. "
-                               "Set infer_workers: 1 to run inference in this process.") from exc
+    def submit(self, path, tta, active=None) -> Future:
+        """A future of ``score_file(path, ensemble, tta, active)`` in a worker (``BrokenProcessPool``
+        from ``result()`` when a worker died)."""
+        return self.executor.submit(_score_file, path, tta, active)
 
     def close(self):
         self.executor.shutdown(cancel_futures=True)
+
+    def terminate(self):
+        """Stop now, files being scored included (the watchdog: a deadline does not wait)."""
+        for process in list((self.executor._processes or {}).values()):  # no public way to kill them
+            process.terminate()
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _start(spec):
@@ -46,5 +47,5 @@ def _start(spec):
                                         chunk_seconds=spec["chunk_seconds"])
 
 
-def _score_file(path, tta):
-    return score_file(path, _WORKER["ensemble"], tta)
+def _score_file(path, tta, active):
+    return score_file(path, _WORKER["ensemble"], tta, active)

@@ -5,7 +5,8 @@ every member on the backend actually running); the rate per minute of audio, sca
 machine's cores to Kaggle's 4, gives the projection for the year's hidden test set
 (``birdkit.competition``: 2025 about 700 one-minute files in 90 min; 2024 1,100 four-minute files
 in 120). An ensemble projected above ``max_budget_share`` of the budget
-is refused with the figure, before the real run spends the time.
+is refused with the figure, before the real run spends the time (``strict_budget``; by default
+the run sheds cost instead, ``birdkit.budget``: ``plan_budget`` builds its plan).
 """
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ import time
 from dataclasses import dataclass
 
 from .audio import AudioError, audio_info
+from .budget import KAGGLE_CORES, Budget
 from .competition import budget_minutes
 from .ensemble import TTA, score_file
-from .infer import cpu_cores
-
-KAGGLE_CORES = 4
+from .infer import cpu_cores, worker_count
 
 
 class BudgetError(RuntimeError):
@@ -53,8 +53,7 @@ def measure(ensemble, files, tta: TTA, max_files: int = 2) -> float:
         except AudioError:
             continue
         t0 = time.perf_counter()
-        _, error, _ = score_file(path, ensemble, tta)
-        if error is None:
+        if score_file(path, ensemble, tta).error is None:
             seconds, audio = seconds + time.perf_counter() - t0, audio + minutes
     if not audio:
         raise BudgetError(f"none of {[p.name for p in files[:max_files]]} decodes: nothing to time")
@@ -74,3 +73,27 @@ def check_budget(projection: Projection, share: float) -> None:
     if projection.kaggle_minutes > share * projection.budget_minutes:
         raise BudgetError(f"{projection.describe()}: above the {share:.0%} allowed (max_budget_share); use fewer "
                           "models or TTA views, or a faster backend")
+
+
+def audio_minutes(files) -> float:
+    """Minutes of audio in ``files`` from their headers (unreadable files count as none: the
+    scoring reports each one)."""
+    total = 0.0
+    for f in files:
+        try:
+            total += audio_info(f)[1]
+        except AudioError:
+            continue
+    return total / 60
+
+
+def plan_budget(ensemble, files, cfg, layout, dry_run: bool) -> Budget:
+    """The inference run's budget: the year's (or ``time_budget_minutes``), the hidden test set's
+    audio (or these files', when they hold more and are the real test set), this run's workers."""
+    hidden = layout.hidden_test_files * layout.test_file_seconds / 60
+    test_minutes = hidden if dry_run else max(hidden, audio_minutes(files))
+    workers = 1 if ensemble.on_gpu else worker_count(cfg.infer_workers, len(files))
+    return Budget(budget_minutes=budget_minutes(layout, cfg.time_budget_minutes), share=cfg.max_budget_share,
+                  audio_minutes=test_minutes, weights=[m.weight for m in ensemble.members],
+                  tta=TTA.from_config(cfg), cores_here=cpu_cores(), workers=workers,
+                  deadline_minutes=cfg.deadline_minutes, strict=cfg.strict_budget)

@@ -16,6 +16,8 @@ import dataclasses
 import json
 import os
 import shutil
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +25,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .audio import AudioError, audio_info
+from . import atomic
+from .budget import process_started
 from .folds import last_round, read_ensemble_list, train_fold, write_ensemble_list
 from .infer import load_ensemble, predict_soundscapes
 from .soundscapes import PseudoLabels
 from .train import chunk_samples
 
 PSEUDO_NAME, DONE_NAME = "pseudo_labels.npz", "done.json"
+
+
+class PseudoLabelError(ValueError):
+    """A pseudo-label file that does not read whole (cut, or not this format); the message names it."""
 
 
 @dataclass
@@ -41,9 +48,12 @@ class PseudoSet:
     labelled_by: list
 
     def save(self, path) -> Path:
+        """Atomic write; probabilities are stored as float16, and this set's are rounded to what is
+        stored, so a round that labelled trains on what a resumed round would load."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
+        self.probs = [np.asarray(p, dtype=np.float16).astype(np.float32) for p in self.probs]
         np.savez_compressed(tmp, files=np.array([str(f) for f in self.files]),
                             lengths=np.array([len(p) for p in self.probs]),
                             probs=np.concatenate(self.probs).astype(np.float16) if self.probs else np.zeros((0, 0)),
@@ -53,9 +63,31 @@ class PseudoSet:
 
     @classmethod
     def load(cls, path) -> PseudoSet:
-        z = np.load(path)
-        probs = np.split(z["probs"].astype(np.float32), np.cumsum(z["lengths"])[:-1]) if len(z["lengths"]) else []
-        return cls([Path(f) for f in z["files"]], probs, [json.loads(b) for b in z["labelled_by"]])
+        """The set ``save`` wrote; a damaged file raises ``PseudoLabelError`` naming it (the zip's
+        checksums and the stored lengths are checked, so a cut file never loads as a shorter set)."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no pseudo-label file {path}")
+        try:
+            with np.load(path) as z:
+                files, lengths, stacked, by = z["files"], z["lengths"].astype(int), z["probs"], z["labelled_by"]
+            if not len(files) == len(lengths) == len(by) or int(lengths.sum()) != len(stacked) or (lengths < 0).any():
+                raise ValueError(f"{len(files)} files, {len(lengths)} lengths and {len(by)} teacher lists for "
+                                 f"{len(stacked)} windows")
+            probs = np.split(stacked.astype(np.float32), np.cumsum(lengths)[:-1]) if len(lengths) else []
+            return cls([Path(f) for f in files], probs, [json.loads(b) for b in by])
+        except Exception as exc:   # BadZipFile, zlib.error, EOFError, KeyError, ValueError: all mean damaged
+            raise PseudoLabelError(f"{path}: damaged pseudo-label file ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def load_whole(cls, path) -> PseudoSet | None:
+        """The saved set, or None when there is none or it is damaged (said, so it is labelled again)."""
+        try:
+            return cls.load(path)
+        except FileNotFoundError:
+            return None
+        except PseudoLabelError as exc:
+            warnings.warn(f"{exc}; pseudo-labelling again", stacklevel=2)
+            return None
 
     def window_table(self, classes) -> pd.DataFrame:
         """One row per window: file, window, top probability and class."""
@@ -140,9 +172,8 @@ def run_round(cfg, classes, train_table, r: int, files, progress=True, **data) -
     k = cfg.pseudo_oof_folds if cfg.pseudo_oof_folds > 1 else 1
     file_folds = soundscape_folds(files, k, cfg.seed)
     pseudo_path, skipped = folder / PSEUDO_NAME, []
-    if pseudo_path.is_file():
-        pseudo = PseudoSet.load(pseudo_path)
-    else:
+    pseudo = PseudoSet.load_whole(pseudo_path)   # None: not labelled yet, or a damaged file
+    if pseudo is None:
         pseudo, skipped = pseudo_label(teachers_for(cfg, r), files, file_folds, cfg, folder / "export", progress)
         pseudo.save(pseudo_path)
     fold_of = {str(f): int(k) for f, k in zip(files, file_folds)}
@@ -155,19 +186,32 @@ def run_round(cfg, classes, train_table, r: int, files, progress=True, **data) -
         results = [train_fold(cfg, classes, train_table, fold, checkpoint_dir=where, progress=progress,
                               pseudo=bank, **data) for fold in cfg.train_folds]
         for result in results:
-            (result.best.parent / "pseudo_files.json").write_text(json.dumps([str(pseudo.files[i]) for i in use]))
+            atomic.write_text(result.best.parent / "pseudo_files.json", json.dumps([str(pseudo.files[i]) for i in use]))
         students[s_fold], listed = results, listed + results
     write_ensemble_list(cfg.checkpoint_dir, listed, r)
     done = {"round": r, "students": {str(s): [str(x.best.relative_to(cfg.checkpoint_dir)) for x in res]
                                      for s, res in students.items()},
             "pseudo_files": len(pseudo.files), "skipped": skipped}
-    (folder / DONE_NAME).write_text(json.dumps(done, indent=1))
+    atomic.write_text(folder / DONE_NAME, json.dumps(done, indent=1))
     return RoundResult(r, students, pseudo, skipped)
+
+
+def round_done(cfg, r: int) -> bool:
+    """Round ``r`` finished: its ``done.json`` is there and reads (a damaged one reruns the round)."""
+    path = round_dir(cfg, r) / DONE_NAME
+    try:
+        json.loads(path.read_text())
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        print(f"[self-training] {path} is damaged: round {r} runs again")
+        return False
+    return True
 
 
 def first_unfinished_round(cfg) -> int:
     r = 1
-    while (round_dir(cfg, r) / DONE_NAME).is_file():
+    while round_done(cfg, r):
         r += 1
     return r
 
@@ -185,17 +229,6 @@ def import_teacher(cfg, found_list: Path) -> int:
     return last_round(cfg.checkpoint_dir)
 
 
-def audio_minutes(files) -> float:
-    """Minutes of audio in ``files`` from their headers (unreadable files count as none)."""
-    total = 0.0
-    for f in files:
-        try:
-            total += audio_info(f)[1]
-        except AudioError:
-            pass  # counted nowhere on purpose: pseudo-labelling reports every undecodable file itself
-    return total / 60
-
-
 def estimate_round_minutes(cfg, audio_minutes: float, seconds_per_audio_minute: float, epoch_seconds: float) -> dict:
     """A round's cost from what this session measured: pseudo-labelling at the teacher's rate, and
     the supervised epochs' duration for every student (mixing adds decoding; treat it as a floor)."""
@@ -203,3 +236,35 @@ def estimate_round_minutes(cfg, audio_minutes: float, seconds_per_audio_minute: 
     label = audio_minutes * seconds_per_audio_minute / 60
     train = epoch_seconds * cfg.epochs * students / 60
     return {"pseudo_label_min": label, "train_min": train, "students": students, "total_min": label + train}
+
+
+class RoundClock:
+    """Which self-training rounds fit the session: before each round, the minutes since the
+    notebook started plus the round's estimate (the first round's from measurements, then the
+    longest round run so far) against ``budget_minutes`` (0 = no limit)."""
+
+    def __init__(self, budget_minutes: float, first_estimate_minutes: float, clock=time.time, started=None):
+        self.budget, self.estimate, self.clock = budget_minutes, first_estimate_minutes, clock
+        self.started = process_started(clock) if started is None else started
+        self._round_started = None
+
+    def minute(self) -> float:
+        return (self.clock() - self.started) / 60
+
+    def fits(self, r: int) -> tuple[bool, str]:
+        now = self.minute()
+        self._round_started = now
+        if not self.budget:
+            return True, f"round {r}: starts at minute {now:.1f}, estimated {self.estimate:.1f} min (no session limit)"
+        if now + self.estimate > self.budget:
+            return False, (f"round {r} skipped: at minute {now:.1f} its estimated {self.estimate:.1f} min would end "
+                           f"past the {self.budget:g}-min session (session_budget_minutes); this round and later "
+                           "ones are left for another session (a rerun resumes here)")
+        return True, (f"round {r}: starts at minute {now:.1f}, estimated {self.estimate:.1f} min, ends by minute "
+                      f"{now + self.estimate:.1f} of {self.budget:g}")
+
+    def finished(self, r: int) -> float:
+        """Record round ``r``'s duration; later rounds are estimated at the longest so far."""
+        took = self.minute() - self._round_started
+        self.estimate = max(self.estimate, took) if self.estimate else took
+        return took

@@ -2,7 +2,8 @@
 seed's image path), and a float16 waveform cache at the model's rate (what training reads).
 
 Parallel over cores, resumable (finished files are skipped; each file is written atomically,
-so a half-written file never counts as done), every failure reported with its error.
+so a half-written file never counts as done, and a finished one is checked before it is skipped:
+a truncated ``.npy`` or PNG is written again), every failure reported with its error.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import atomic
 from .audio import AudioError, frame_windows, load_audio
 from .features import MelFrontEnd, to_uint8_image
 from .progress import progress_bar
@@ -63,9 +65,56 @@ def wave_path(out_dir, primary_label, filename) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic.write_bytes(path, data)
+
+
+class CacheError(ValueError):
+    """A cache file that does not read (truncated or otherwise damaged); the message names it."""
+
+
+PNG_SIGNATURE, PNG_END = b"\x89PNG\r\n\x1a\n", b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def valid_npy(path) -> bool:
+    """Whether ``path`` is a whole ``.npy`` file: its header reads and the file is exactly as long
+    as the header says (reads the header only, so checking every cached file on resume is cheap)."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):   # np.save writes 1.0 (2.0 for huge headers)
+                return np.load(path).size >= 0
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            if dtype.hasobject:
+                return False
+            return os.fstat(f.fileno()).st_size == f.tell() + int(np.prod(shape)) * dtype.itemsize
+    except (OSError, ValueError, EOFError):
+        return False
+
+
+def valid_png(path) -> bool:
+    """Whether ``path`` starts with the PNG signature and ends with its IEND chunk (a cut file does not)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(PNG_SIGNATURE))
+            f.seek(0, os.SEEK_END)
+            if f.tell() < len(PNG_SIGNATURE) + len(PNG_END):
+                return False
+            f.seek(-len(PNG_END), os.SEEK_END)
+            return head == PNG_SIGNATURE and f.read() == PNG_END
+    except OSError:
+        return False
+
+
+def load_npy(path, mmap_mode=None) -> np.ndarray:
+    """``np.load`` of a cache file; a damaged one raises ``CacheError`` naming it."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode)
+    except (OSError, ValueError, EOFError) as exc:
+        if not Path(path).is_file():
+            raise
+        raise CacheError(f"{path}: damaged cache file ({type(exc).__name__}: {exc}); rerun spectrogram "
+                         "generation, which checks every cached file and writes damaged ones again") from exc
 
 
 def encode_npy(array: np.ndarray) -> bytes:
@@ -116,9 +165,21 @@ def remove_stale_tmp(out: Path) -> int:
     return len(stale)
 
 
+def outputs(npy_path: Path, png_path: Path, write_png: bool, waves_path: Path | None = None) -> list:
+    """``(path, validity check)`` of every file one recording writes."""
+    return ([(npy_path, valid_npy)] + ([(png_path, valid_png)] if write_png else [])
+            + ([(waves_path, valid_npy)] if waves_path is not None else []))
+
+
 def is_done(npy_path: Path, png_path: Path, write_png: bool, waves_path: Path | None = None) -> bool:
-    return (npy_path.is_file() and (png_path.is_file() or not write_png)
-            and (waves_path is None or waves_path.is_file()))
+    """Every output of the recording is there and whole (checked, not only present)."""
+    return all(check(path) for path, check in outputs(npy_path, png_path, write_png, waves_path))
+
+
+def damaged(npy_path: Path, png_path: Path, write_png: bool, waves_path: Path | None = None) -> list:
+    """The outputs that exist but are not whole (a truncated or otherwise damaged file)."""
+    return [path for path, check in outputs(npy_path, png_path, write_png, waves_path)
+            if path.is_file() and not check(path)]
 
 
 def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
@@ -128,7 +189,7 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     stale = remove_stale_tmp(out)
-    jobs, done, duplicates, owner = [], 0, [], {}
+    jobs, done, duplicates, owner, rebuilt = [], 0, [], {}, []
     for i, row in enumerate(df.itertuples(index=False)):
         npy_path, png_path = output_paths(out, row.primary_label, row.filename)
         if npy_path in owner:  # x.ogg and x.mp3 in one label folder would share x.npy
@@ -139,21 +200,23 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
         if is_done(npy_path, png_path, cfg.write_png, waves):
             done += 1
         else:
+            rebuilt += damaged(npy_path, png_path, cfg.write_png, waves)
             jobs.append((i, row.path, npy_path, png_path, waves))
     job_failures = _run_jobs(jobs, cfg, progress)
     failures = duplicates + job_failures
     report = pd.DataFrame([{"filename": df.iloc[i]["filename"], "path": df.iloc[i]["path"],
                             "reason": r, "error": d} for i, (r, d) in failures],
                           columns=["filename", "path", "reason", "error"])
-    report.to_csv(out / REPORT_NAME, index=False)
+    atomic.write_csv(out / REPORT_NAME, report)
     seconds = time.perf_counter() - started
     summary = {"rows": len(df), "already_done": done, "stale_tmp_removed": stale,
+               "damaged_rewritten": len(rebuilt), "damaged_files": [str(p) for p in rebuilt[:20]],
                "written": len(jobs) - len(job_failures),
                "failed": len(failures), "failed_by_reason": dict(Counter(r for _, (r, _) in failures)),
                "species_folders": sum(1 for p in out.iterdir() if p.is_dir() and p.name != "waves"),
                "seconds": round(seconds, 2),
                "files_per_second": round(len(jobs) / seconds, 2) if jobs else None}
-    (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1))
+    atomic.write_text(out / SUMMARY_NAME, json.dumps(summary, indent=1))
     return summary
 
 
@@ -163,9 +226,13 @@ def _run_jobs(jobs, cfg, progress):
             cfg.train_samples if cfg.write_waves else 0)
     failures = []
     if workers == 1:
-        _init_worker(*init)
-        results = map(_process, jobs)
-        return [(i, err) for i, err in progress_bar(results, total=len(jobs), disable=not progress) if err]
+        threads = torch.get_num_threads()   # _init_worker sets one thread: not for the caller's later work
+        try:
+            _init_worker(*init)
+            results = map(_process, jobs)
+            return [(i, err) for i, err in progress_bar(results, total=len(jobs), disable=not progress) if err]
+        finally:
+            torch.set_num_threads(threads)
     # fork (Linux, as torch's DataLoader does) also works from scripts run on stdin; else spawn
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=init) as pool:
@@ -177,5 +244,5 @@ def _run_jobs(jobs, cfg, progress):
 
 
 def load_cached(npy_path) -> np.ndarray:
-    """A cached dB log-mel ``[n_mels, frames]`` as float32."""
-    return np.load(npy_path).astype(np.float32)
+    """A cached dB log-mel ``[n_mels, frames]`` as float32 (``CacheError`` naming a damaged file)."""
+    return load_npy(npy_path).astype(np.float32)

@@ -1,7 +1,10 @@
 """The training loop (seed cell 7): AdamW, warm-up + cosine, Mixup, SpecAugment, BCE or CE with
 label smoothing; per epoch the loss, top-1 and the competition metric on held-out recordings and,
 when labelled soundscapes exist, on their windows (the score that picks the best checkpoint);
-best and last checkpoints; resume from the last one.
+best and last checkpoints; resume from the last one, which holds everything the next epoch
+depends on (weights, optimizer, scheduler, gradient scaler, the torch, numpy and Python random
+states and the sampler's generator), so on the CPU a resumed run ends with the weights of an
+uninterrupted one; an unreadable last checkpoint (cut by a full disk, say) trains the fold again.
 
 The ``Trainer`` receives its data (``birdkit.factory.make_training_data``), so another stage can
 hand it soundscapes with soft targets through the same loop. With DistributedDataParallel
@@ -13,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -22,7 +26,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
 from .augment import SpecAugment, mixup, smooth_targets
 from .metrics import macro_roc_auc, top1_accuracy
-from .models import build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
+from .models import CheckpointError, build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
 from .progress import progress_bar
 
 BEST_NAME = "best_model_improved.pth"
@@ -85,22 +89,52 @@ class Trainer:
         self.history, self.start_epoch, self.best_score = [], 0, -math.inf
 
     # ---- checkpoints ----
+    def _sampler_generator(self):
+        """The generator that draws the training sample order (it advances every epoch)."""
+        batches = getattr(self.data.train, "batch_sampler", None)
+        return getattr(getattr(batches, "sampler", None), "generator", None)
+
     def _state(self, epoch):
+        generator = self._sampler_generator()
+        np_state = np.random.get_state()
         return dict(epoch=epoch, history=self.history, best_score=self.best_score,
                     optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                    rng_torch=torch.get_rng_state())
+                    scaler=self.scaler.state_dict(), rng_torch=torch.get_rng_state(),
+                    rng_numpy=[np_state[0], np_state[1].tolist(), *np_state[2:]], rng_python=random.getstate(),
+                    rng_sampler=None if generator is None else generator.get_state())
 
     def maybe_resume(self) -> bool:
+        """Continue from ``last.pth`` when there is one; an unreadable one is reported and the fold
+        trains from the start (it is this stage's own output), one of another class list is an error."""
         last = self.checkpoint_dir / LAST_NAME
         if not (self.cfg.resume and last.is_file()):
             return False
-        ckpt = load_checkpoint(last)
+        try:
+            ckpt = load_checkpoint(last)
+            missing = [k for k in ("epoch", "history", "best_score", "optimizer", "scheduler", "rng_torch")
+                       if k not in ckpt]
+            if missing:
+                raise CheckpointError(f"{last} cannot resume training: no {', '.join(missing)}")
+        except CheckpointError as exc:
+            warnings.warn(f"{exc}; training this fold from the first epoch", stacklevel=2)
+            return False
         if ckpt["contract"]["classes"] != self.classes:
             raise ValueError(f"{last}: class list differs from this run's; use another run_dir")
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng_torch"])
+        if "rng_numpy" in ckpt:   # older checkpoints hold torch's state only
+            name, keys, *rest = ckpt["rng_numpy"]
+            np.random.set_state((name, np.asarray(keys, dtype=np.uint32), *rest))
+        if "rng_python" in ckpt:
+            version, internal, gauss = ckpt["rng_python"]
+            random.setstate((version, tuple(internal), gauss))
+        generator = self._sampler_generator()
+        if generator is not None and ckpt.get("rng_sampler") is not None:
+            generator.set_state(ckpt["rng_sampler"])
         self.history, self.best_score = list(ckpt["history"]), ckpt["best_score"]
         self.start_epoch = ckpt["epoch"] + 1
         return True

@@ -6,12 +6,16 @@
     python -m birdkit_tools.kaggle_push download-wheels --out DIR [--python 3.12 ...] [--packages openvino]
     python -m birdkit_tools.kaggle_push status      [--kernels ...]
     python -m birdkit_tools.kaggle_push pull-output [--kernels ...] [--out runs/kaggle]
+    python -m birdkit_tools.kaggle_push submit      [--staging DIR] [--kernel infer] [--version N] [--message M]
 
 ``push`` versions the code dataset (``kaggle datasets version``, or ``create`` when Kaggle says
 it does not exist), waits until Kaggle reports it ready, then ``kaggle kernels push -p`` each
-kernel in order (training before inference) and prints the kernel URLs. The CLI can print an
-error and still exit 0, so its output is read too; any error stops the push with the CLI's
-message. ``--dry-run`` stages and validates everything and prints the exact commands, no call.
+kernel in order (training before inference) and prints the kernel URLs; each kernel version
+Kaggle reports is recorded in ``<staging>/pushes.jsonl``. The CLI can print an error and still
+exit 0, so its output is read too; any error stops the push with the CLI's message.
+``--dry-run`` stages and validates everything and prints the exact commands, no call.
+``submit`` (``birdkit_tools.kaggle_submit``) submits a pushed kernel version to the competition,
+waits for its public score and records it in ``<staging>/submissions.jsonl``.
 
 Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/access_token, kaggle.json,
 KAGGLE_USERNAME/KAGGLE_KEY, KAGGLE_CONFIG_DIR): this module never reads, prints or stages a
@@ -30,6 +34,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from birdkit import __version__
@@ -54,6 +59,9 @@ MISSING_DATASET = re.compile(r"\b404\b|not found for url|dataset not found|does 
 URL = re.compile(r"https?://\S+")
 SECRET_VARS = ("KAGGLE_KEY", "KAGGLE_API_TOKEN")
 POLL_SECONDS = 10
+PUSHES = "pushes.jsonl"  # one line per pushed kernel, beside the staging manifest
+# kaggle 2.2.5 kernels_push_cli: "Kernel version %s successfully pushed.  Please check progress at %s"
+PUSHED_VERSION = re.compile(r"Kernel version (\d+) successfully pushed")
 
 
 class PushError(RuntimeError):
@@ -177,14 +185,56 @@ def wait_ready(dataset_id: str, dry_run: bool, wait_s: int) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def push_kernel(kernel: dict, dry_run: bool, wheels_id: str) -> None:
+def push_kernel(kernel: dict, dry_run: bool, wheels_id: str, staging=None, code_digest: str = ""):
+    """``kernels push``; returns the version Kaggle reports (recorded in ``<staging>/pushes.jsonl``)."""
     args = ["kernels", "push", "-p", kernel["folder"]]
     if dry_run:
         show(args)
         print(f"  {kernel['id']}: {kernel['machine']} (its kernel-metadata.json)", flush=True)
-        return
+        return None
     rc, text = kaggle(args)
     require_ok(f"pushing kernel {kernel['id']}", rc, text, push_hint(text, wheels_id))
+    return record_push(staging, kernel, text, code_digest) if staging is not None else None
+
+
+# ---- what was pushed: <staging>/pushes.jsonl (make submit reads the last version from it) ----
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def append_record(path, record: dict) -> Path:
+    """One JSON line appended to ``path`` (created with its folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    return path
+
+
+def read_records(path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def record_push(staging, kernel: dict, text: str, code_digest: str = ""):
+    """Record the version ``kernels push`` printed for ``kernel``; returns it (None when it printed none)."""
+    found = PUSHED_VERSION.findall(text)
+    version = int(found[-1]) if found else None
+    if version is None:
+        print(f"note: no version in the kaggle output for {kernel['id']}; `make submit` will need VERSION=...",
+              file=sys.stderr)
+    append_record(Path(staging) / PUSHES, {"time": utc_now(), "kernel": kernel["id"], "key": kernel["key"],
+                                           "version": version, "url": kernel["url"], "code": code_digest})
+    return version
+
+
+def last_pushed_version(staging, kernel_id: str):
+    """The version of ``kernel_id`` the last recorded push reported, else None."""
+    versions = [r.get("version") for r in read_records(Path(staging) / PUSHES) if r.get("kernel") == kernel_id]
+    return versions[-1] if versions and versions[-1] is not None else None
 
 
 def push_hint(text: str, wheels_id: str) -> str:
@@ -236,15 +286,19 @@ def push(staging, dry_run: bool, kernels=None, wait_s: int = 300) -> list[str]:
     code = manifest["code"]
     push_dataset(code, f"birdkit {__version__} (code {code['digest']})", dry_run)
     wait_ready(code["id"], dry_run, wait_s)
+    versions = {}
     for kernel in chosen:
-        push_kernel(kernel, dry_run, manifest["wheels"]["id"])
+        versions[kernel["id"]] = push_kernel(kernel, dry_run, manifest["wheels"]["id"], staging, code["digest"])
     wheels_id = manifest["wheels"]["id"]
     users = [k["id"] for k in chosen if wheels_id in k["dataset_sources"]]
     if users:
         print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino/onnxruntime pin)")
     urls = [k["url"] for k in chosen]
     print(("dry run, nothing sent; the kernels would be:" if dry_run else "pushed; the kernels run at:")
-          + "".join(f"\n  {u}" for u in urls))
+          + "".join(f"\n  {k['url']}" + (f" (version {versions[k['id']]})" if versions.get(k["id"]) else "")
+                    for k in chosen))
+    if not dry_run:
+        print(f"versions recorded in {Path(staging) / PUSHES}")
     return urls
 
 
@@ -331,6 +385,9 @@ def run_command(args) -> None:
         push_wheels(args.staging, args.dry_run, args.wait, args.root)
     elif args.command == "download-wheels":
         download_wheels(args)
+    elif args.command == "submit":
+        from .kaggle_submit import submit  # imports this module, so not at the top
+        submit(args)
     elif args.command in ("status", "pull-output"):
         settings = load_settings(args.root, args.metadata)
         check_owner(settings["owner"], args.dry_run)
@@ -342,7 +399,8 @@ def run_command(args) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Stage, validate and push the notebooks to Kaggle.")
-    p.add_argument("command", choices=["stage", "push", "push-wheels", "download-wheels", "status", "pull-output"])
+    p.add_argument("command", choices=["stage", "push", "push-wheels", "download-wheels", "status", "pull-output",
+                                        "submit"])
     p.add_argument("--root", default=".", help="the repository (kernel-metadata.json, notebooks/)")
     p.add_argument("--staging", default="staging")
     p.add_argument("--params", default="params/kaggle.yaml", help="Kaggle parameters, relative to --root")
@@ -355,6 +413,13 @@ def main(argv=None) -> int:
     p.add_argument("--packages", default="", help="download-wheels: e.g. openvino (default: wheels.packages)")
     p.add_argument("--wait", type=int, default=300, help="seconds to wait for a dataset version (0: no wait)")
     p.add_argument("--dry-run", action="store_true", help="stage, validate, print the commands; no network")
+    p.add_argument("--kernel", default="", help="submit: a kernel key, slug or owner/slug (default: the "
+                                                "inference kernel, notebook 70_inference)")
+    p.add_argument("--version", default="", help="submit: the kernel version (default: the last one "
+                                                 "<staging>/pushes.jsonl records for it)")
+    p.add_argument("--message", default="", help="submit: the submission's description")
+    p.add_argument("--submit-wait", type=int, default=0, help="submit: seconds to wait for the score "
+                                                              "(0: the CLI's maximum, 12 h)")
     args = p.parse_args(argv)
     for warning in credential_warnings():
         print(warning, file=sys.stderr)
@@ -367,4 +432,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    # kaggle_submit imports this module by name: one module, so one PushError for main() to catch
+    sys.modules.setdefault("birdkit_tools.kaggle_push", sys.modules[__name__])
     sys.exit(main())

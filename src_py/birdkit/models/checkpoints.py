@@ -7,12 +7,11 @@ refuses pickled code.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from .. import __version__
+from .. import __version__, atomic
 from ..config import git_revision
 from ..features import MelSettings
 from ..windows import seconds_to_samples
@@ -54,12 +53,11 @@ def contract_chunk_samples(contract: dict, chunk_seconds: float = 0.0) -> int:
 
 
 def save_checkpoint(path, model, contract, **state) -> Path:
-    """Atomic write: a half-written checkpoint is never taken for a finished one."""
+    """Atomic write (``<name>.tmp``, then renamed): a half-written checkpoint is never taken for a
+    finished one; a run killed while saving keeps the previous checkpoint."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": model.state_dict(), "contract": contract, **state}, tmp)
-    os.replace(tmp, path)
+    with atomic.replacing(path, tmp=path.with_name(path.name + ".tmp")) as tmp:
+        torch.save({"state_dict": model.state_dict(), "contract": contract, **state}, tmp)
     return path
 
 
