@@ -109,7 +109,8 @@ def test_staged_inference_installs_openvino_for_this_python_and_uses_it(tmp_path
     printed = run_staged_inference(tmp_path, inputs, "openvino")
     mount = inputs / "datasets" / "someone" / "birdkit-wheels" / python_tag()
     assert f"backend openvino: installed {pinned(ROOT, 'openvino')}" in printed and f"from {mount} into" in printed
-    assert "1 checkpoint(s), backend openvino, 2 soundscapes" in printed and "FALLBACK" not in printed
+    assert "1 of 1 checkpoint(s) loaded, backend openvino" in printed and "FALLBACK" not in printed
+    assert "before scoring: 2 soundscapes, every row" in printed
     assert (tmp_path / "tmp" / f"birdkit-wheels-{python_tag()}" / "openvino").is_dir()
     assert importlib.util.find_spec("openvino") is None  # the test's own interpreter is untouched
     assert (tmp_path / "working" / "export" / "model0" / "windows.xml").is_file()  # an OpenVINO IR ran

@@ -1,8 +1,11 @@
 """The paired notebooks: sync check, and every notebook run headless on the smoke parameters."""
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -157,3 +160,28 @@ def test_inference_over_budget_sheds_and_still_writes_a_valid_submission(root, s
     proc = infer("strict", "strict_budget=true")
     assert proc.returncode != 0 and "max_budget_share" in proc.stderr
     assert (run.parent / "strict" / "submission.csv").is_file(), "the fallback is written before the refusal"
+
+
+@pytest.mark.slow
+def test_killed_inference_notebook_leaves_the_fallback_submission(root, smoke_run):
+    """SIGKILL to the runner and its kernel once the notebook wrote its first submission: the file
+    left is complete (every row, every label column, finite)."""
+    run, demo, _ = smoke_run
+    out = run.parent / "killed" / "submission.csv"
+    cmd = [sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
+           "--data-dir", str(demo["competition_dir"]), "--runs-dir", str(run.parent), "--name", "killed",
+           "--only", "70", "--notebooks", str(root / "notebooks"),
+           "--set", f"checkpoint_paths=[{run / 'checkpoints/fold0/best_model_improved.pth'}]"]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not out.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before it was killed: {proc.stderr.read()[-2000:]}"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    sub = pd.read_csv(out)
+    solution = pd.read_csv(demo["solution_path"])
+    sample = pd.read_csv(Path(demo["competition_dir"]) / "sample_submission.csv")
+    assert list(sub.columns) == list(sample.columns) and sorted(sub.row_id) == sorted(solution.row_id)
+    assert np.isfinite(sub.iloc[:, 1:].to_numpy(dtype=float)).all()
