@@ -69,7 +69,7 @@ clean:
 	rm -rf runs build staging
 
 # ---- Kaggle: make push [DRY_RUN=1] [KERNELS=train,infer|all] [STAGING=dir] [KAGGLE_PARAMS=params/kaggle-2026.yaml]
-# (birdkit_tools.kaggle_push; the params file's `competition` becomes the kernels' competition_sources) ----
+# (birdkit_tools.kaggle.push; the params file's `competition` becomes the kernels' competition_sources) ----
 # Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/kaggle.json, KAGGLE_USERNAME/KAGGLE_KEY);
 # nothing here reads or prints them.
 STAGING ?= staging
@@ -80,16 +80,16 @@ PUSH_ARGS = --staging $(STAGING) $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run)
   $(if $(KAGGLE_PARAMS),--params $(KAGGLE_PARAMS))
 
 push: venv  ## stage + validate + push code dataset and kernels (DRY_RUN=1: print the commands, no network)
-	$(PY) -m birdkit_tools.kaggle_push push $(PUSH_ARGS)
+	$(PY) -m birdkit_tools.kaggle.push push $(PUSH_ARGS)
 
 push-status: venv  ## kaggle kernels status of the pushed kernels
-	$(PY) -m birdkit_tools.kaggle_push status $(PUSH_ARGS)
+	$(PY) -m birdkit_tools.kaggle.push status $(PUSH_ARGS)
 
 pull-output: venv  ## kaggle kernels output of each kernel into $(PULL_DIR)/<slug>/
-	$(PY) -m birdkit_tools.kaggle_push pull-output $(PUSH_ARGS) --out $(PULL_DIR)
+	$(PY) -m birdkit_tools.kaggle.push pull-output $(PUSH_ARGS) --out $(PULL_DIR)
 
 push-wheels: venv  ## download the pinned openvino + onnxruntime wheels for Python 3.11-3.13, push the wheels dataset
-	$(PY) -m birdkit_tools.kaggle_push push-wheels $(PUSH_ARGS)
+	$(PY) -m birdkit_tools.kaggle.push push-wheels $(PUSH_ARGS)
 
 # make submit [KERNEL=infer|birdkit-infer|owner/slug] [VERSION=N] [MESSAGE=...] [SUBMIT_WAIT=seconds] [DRY_RUN=1]
 # [KAGGLE_PARAMS=...]: kaggle competitions submit ... --wait, then the public score (or the error) printed and
@@ -101,7 +101,7 @@ SUBMIT_ARGS = $(if $(KERNEL),--kernel $(KERNEL)) $(if $(VERSION),--version $(VER
   $(if $(MESSAGE),--message '$(subst ','\'',$(MESSAGE))') $(if $(SUBMIT_WAIT),--submit-wait $(SUBMIT_WAIT))
 .PHONY: submit
 submit: venv  ## submit the inference kernel's last pushed version, wait for the public score, print and record it
-	$(PY) -m birdkit_tools.kaggle_push submit $(PUSH_ARGS) $(SUBMIT_ARGS)
+	$(PY) -m birdkit_tools.kaggle.push submit $(PUSH_ARGS) $(SUBMIT_ARGS)
 
 bench: venv  ## CPU inference benchmark: ms per 5-s window per model and backend (runs/bench/bench.md)
 	$(PY) -m birdkit_tools.bench --out runs/bench
@@ -174,7 +174,7 @@ $(KAGGLE_NUMPY_LEG)/.installed: $(KAGGLE_STAMP) requirements.txt
 
 $(KAGGLE_WHEELS)/.downloaded: $(KAGGLE_STAMP) requirements.txt kernel-metadata.json
 	rm -rf $(KAGGLE_WHEELS)
-	$(KAGGLE_PY) -m birdkit_tools.kaggle_push download-wheels --packages openvino --out $(KAGGLE_WHEELS) \
+	$(KAGGLE_PY) -m birdkit_tools.kaggle.push download-wheels --packages openvino --out $(KAGGLE_WHEELS) \
 	  --python 3.11 --python 3.12 --python 3.13
 	@touch $@
 

@@ -29,8 +29,8 @@ max_files = 0           # 0 = every row of train.csv
 import cv2
 import numpy as np
 
+from birdkit.data.cache import generate_spectrograms, output_paths, wave_path
 from birdkit.notebook import session
-from birdkit.spectrograms import generate_spectrograms, output_paths, wave_path
 
 cfg, comp = session.start(globals(), "spectrograms")
 tables = session.load_tables(comp, cfg.run_dir)

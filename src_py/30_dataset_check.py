@@ -19,12 +19,12 @@ n_examples = 3
 # %%
 import torch
 
-from birdkit.audio import read_segment
-from birdkit.data import ClipDataset, ImageDataset, cached_rows, place
+from birdkit.data.audio import read_segment
+from birdkit.data.datasets import ClipDataset, ImageDataset, cached_rows, place
+from birdkit.data.tables import label_map
 from birdkit.models import build_model
 from birdkit.notebook import plots, session
 from birdkit.notebook.training import usable_rows
-from birdkit.tables import label_map
 
 cfg, comp = session.start(globals(), "dataset_check")
 tables = session.load_tables(comp, cfg.run_dir)

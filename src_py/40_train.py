@@ -43,9 +43,11 @@ seed = 42
 resume = True
 
 # %%
-from birdkit.folds import train_fold, write_ensemble_list, write_split
+from birdkit.data.folds import write_split
+from birdkit.ensemble_list import write_ensemble_list
 from birdkit.notebook import plots, session
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
+from birdkit.train.run import train_fold
 
 cfg, comp = session.start(globals(), "train")
 tables = session.load_tables(comp, cfg.run_dir)

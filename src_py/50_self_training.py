@@ -29,13 +29,19 @@ max_pseudo_files = 0         # 0 = every unlabelled soundscape
 session_budget_minutes = 0.0  # a round that would end past this (minutes since start) is skipped; 0 = no limit
 
 # %%
-from birdkit.ensemble import TTA, load_ensemble
-from birdkit.folds import ENSEMBLE_LIST, read_ensemble_list
+from birdkit.ensemble_list import ENSEMBLE_LIST, read_ensemble_list
+from birdkit.infer.ensemble import TTA, load_ensemble
+from birdkit.infer.projection import audio_minutes, measure
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_file
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
-from birdkit.projection import audio_minutes, measure
-from birdkit.selftrain import RoundClock, estimate_round_minutes, first_unfinished_round, import_teacher, run_round
+from birdkit.train.selftrain import (
+    RoundClock,
+    estimate_round_minutes,
+    first_unfinished_round,
+    import_teacher,
+    run_round,
+)
 
 cfg, comp = session.start(globals(), "self_training")
 tables = session.load_tables(comp, cfg.run_dir)

@@ -17,7 +17,7 @@ solution_path = ""         # ground truth of test soundscapes (demo); "" = skip 
 # %%
 from IPython.display import display
 
-from birdkit.infer import load_ensemble
+from birdkit.infer.predict import load_ensemble
 from birdkit.notebook import session
 from birdkit.notebook.evaluate import clip_tta_table, labelled_tta_table, soundscape_tta_table
 from birdkit.notebook.paths import find_checkpoints

@@ -49,14 +49,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from birdkit.competition import detect_layout
-from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes, seed_view
+from birdkit.data.competition import detect_layout
+from birdkit.infer.predict import choose_soundscapes, load_ensemble, predict_soundscapes, seed_view
+from birdkit.infer.priors import adjust_submission
+from birdkit.infer.projection import check_budget, plan_budget, project
+from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
-from birdkit.priors import adjust_submission
-from birdkit.projection import check_budget, plan_budget, project
-from birdkit.submission import SubmissionWriter, fallback_submission, label_prior
 
 cfg, comp = session.start(globals(), "inference")
 layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget

@@ -3,7 +3,7 @@ in a child Python, is SIGKILLed mid-stage, and the test reruns it in its own pro
 
 The kill lands where it does the most harm: the child stalls inside its ``stall_at``-th
 ``os.replace`` onto a file whose name contains ``stall_on`` (every birdkit writer publishes a
-file that way, ``birdkit.atomic``), that is with the temporary file written and the rename not
+file that way, ``birdkit.util.atomic``), that is with the temporary file written and the rename not
 done, and is killed there; or, with ``ready``, as soon as ``ready()`` holds.
 """
 import os

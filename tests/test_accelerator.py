@@ -3,9 +3,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from birdkit import accelerator
-from birdkit.accelerator import UnusableGPUError, check, supports
 from birdkit.notebook import session
+from birdkit.util import accelerator
+from birdkit.util.accelerator import UnusableGPUError, check, supports
 
 CU128 = ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]  # torch 2.10.0+cu128 (Kaggle's GPU image)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from birdkit.audio import AudioError, crop_or_pad, frame_windows, load_audio, resolve_audio_path
+from birdkit.data.audio import AudioError, crop_or_pad, frame_windows, load_audio, resolve_audio_path
 from conftest import tone
 
 
@@ -75,7 +75,7 @@ def test_paths_outside_the_audio_folder_are_refused(tmp_path, name):
 def test_readable_rows_keeps_files_with_a_header_and_reports_the_rest(tmp_path):
     import pandas as pd
 
-    from birdkit.data import readable_rows
+    from birdkit.data.datasets import readable_rows
     sf.write(tmp_path / "ok.wav", tone(1.0, 32000), 32000)
     (tmp_path / "empty.ogg").write_bytes(b"")
     (tmp_path / "junk.ogg").write_bytes(b"junk" * 50)

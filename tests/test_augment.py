@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from birdkit.augment import SpecAugment, make_sampler, mixup, sampler_weights, smooth_targets
-from birdkit.data import random_lowpass, random_reverb
+from birdkit.augment.batch import SpecAugment, make_sampler, mixup, sampler_weights, smooth_targets
+from birdkit.data.datasets import random_lowpass, random_reverb
 
 
 def test_mixup_max_labels_are_the_union():

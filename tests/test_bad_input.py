@@ -14,14 +14,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from birdkit.audio import AudioError
 from birdkit.config import Config
-from birdkit.data import ClipDataset, ImageDataset
-from birdkit.infer import list_audio, load_ensemble, predict_soundscapes
+from birdkit.data.audio import AudioError
+from birdkit.data.cache import REPORT_NAME, SUMMARY_NAME, generate_spectrograms, output_paths
+from birdkit.data.datasets import ClipDataset, ImageDataset
+from birdkit.data.tables import class_list, read_taxonomy, read_train
+from birdkit.data.windows import row_ids
+from birdkit.infer.predict import list_audio, load_ensemble, predict_soundscapes
 from birdkit.models import build_model, make_contract, save_checkpoint
-from birdkit.spectrograms import REPORT_NAME, SUMMARY_NAME, generate_spectrograms, output_paths
-from birdkit.tables import class_list, read_taxonomy, read_train
-from birdkit.windows import row_ids
 from conftest import REAL_AUDIO, tone
 
 SR = 32000

@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from birdkit.infer import choose_soundscapes
+from birdkit.infer.predict import choose_soundscapes
 
 
 def _layout(tmp_path, real_audio, test=(), train=()):

@@ -5,18 +5,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from birdkit.competition import (
-    CompetitionError,
-    budget_minutes,
-    detect_layout,
-    is_competition_dir,
-)
+from birdkit.data.competition import CompetitionError, budget_minutes, detect_layout, is_competition_dir
+from birdkit.data.tables import TableError, make_targets, read_competition_taxonomy, submission_classes
+from birdkit.data.windows import n_windows
+from birdkit.infer.submission import fallback_seconds
 from birdkit.notebook import eda
 from birdkit.notebook.paths import is_competition_dir as paths_is_competition_dir
 from birdkit.notebook.session import load_tables
-from birdkit.submission import fallback_seconds
-from birdkit.tables import TableError, make_targets, read_competition_taxonomy, submission_classes
-from birdkit.windows import n_windows
 
 CLASSES = {2024: ["asbfly", "barswa", "litgre1"],
            2025: ["1139490", "amekes", "grekis"],

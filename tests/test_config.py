@@ -80,14 +80,6 @@ def test_mel_settings_are_one_frozen_object_derived_from_the_fields():
         cfg.mel.n_mels = 32
 
 
-def test_inference_path_imports_neither_training_nor_opencv():
-    code = ("import sys, birdkit.infer, birdkit.ensemble, birdkit.backends; "
-            "bad = [m for m in ('cv2', 'birdkit.train', 'birdkit.data', 'birdkit.augment') if m in sys.modules]; "
-            "assert not bad, bad")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_every_parameter_file_is_a_valid_config(root):
     files = sorted((root / "params").glob("*.yaml"))
     assert len(files) >= 5

@@ -9,9 +9,9 @@ import pandas as pd
 import soundfile as sf
 from scipy.signal import welch
 
-from birdkit.competition import detect_layout
-from birdkit.soundscape_labels import name_metadata, read_soundscape_labels
-from birdkit.tables import submission_classes
+from birdkit.data.competition import detect_layout
+from birdkit.data.labels import name_metadata, read_soundscape_labels
+from birdkit.data.tables import submission_classes
 from birdkit_tools.demo import DEFAULT_DESIGN, DESIGNS, generate_demo_competition
 from birdkit_tools.demo.generate import plan_field
 from birdkit_tools.demo.layouts import TRAIN_COLUMNS

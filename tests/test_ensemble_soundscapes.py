@@ -7,12 +7,13 @@ import soundfile as sf
 import torch
 
 from birdkit.config import Config
-from birdkit.data import ClipDataset
-from birdkit.ensemble import TTA, combine, load_ensemble
-from birdkit.features import MelSettings
+from birdkit.data.datasets import ClipDataset
+from birdkit.data.soundscapes import LabelledChunks, PseudoLabels, SoundscapeBank, power_transform
+from birdkit.infer.ensemble import TTA, combine, load_ensemble
+from birdkit.infer.postprocess import rescale_by_file_max
 from birdkit.models import build_model, make_contract, save_checkpoint
-from birdkit.soundscapes import LabelledChunks, PseudoLabels, SoundscapeBank, SoundscapeValidation, power_transform
-from birdkit.tta import rescale_by_file_max
+from birdkit.models.frontend import MelSettings
+from birdkit.train.validation import SoundscapeValidation
 
 SR = 32000
 CLASSES = ["1139490", "amekes", "grekis"]

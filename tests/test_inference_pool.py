@@ -8,11 +8,11 @@ import pytest
 import torch
 import torchaudio.transforms as T
 
-from birdkit.audio import AudioError, clean, load_audio
 from birdkit.config import Config
-from birdkit.features import MelFrontEnd, MelSettings
-from birdkit.infer import AUTO_POOL_MIN_FILES, cpu_cores, load_ensemble, predict_soundscapes, worker_count
+from birdkit.data.audio import AudioError, clean, load_audio
+from birdkit.infer.predict import AUTO_POOL_MIN_FILES, cpu_cores, load_ensemble, predict_soundscapes, worker_count
 from birdkit.models import build_model, make_contract, save_checkpoint
+from birdkit.models.frontend import MelFrontEnd, MelSettings
 
 pytestmark = pytest.mark.slow  # starts inference worker pools
 

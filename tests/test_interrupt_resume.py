@@ -15,24 +15,17 @@ import pytest
 import soundfile as sf
 import torch
 
-from birdkit import train as train_module
 from birdkit.config import Config
-from birdkit.data import ClipDataset, cached_rows
-from birdkit.folds import (
-    ENSEMBLE_LIST,
-    EnsembleListError,
-    FoldResult,
-    last_round,
-    read_ensemble_list,
-    train_fold,
-    write_ensemble_list,
-    write_split,
-)
+from birdkit.data.cache import CacheError, generate_spectrograms, load_cached, output_paths, wave_path
+from birdkit.data.datasets import ClipDataset, cached_rows
+from birdkit.data.folds import write_split
+from birdkit.data.tables import read_taxonomy, read_train
+from birdkit.ensemble_list import ENSEMBLE_LIST, EnsembleListError, last_round, read_ensemble_list, write_ensemble_list
 from birdkit.models import CheckpointError, load_checkpoint, model_from_checkpoint
-from birdkit.selftrain import PSEUDO_NAME, PseudoLabelError, PseudoSet, run_round
-from birdkit.spectrograms import CacheError, generate_spectrograms, load_cached, output_paths, wave_path
-from birdkit.tables import read_taxonomy, read_train
-from birdkit.train import BEST_NAME, LAST_NAME
+from birdkit.train import loop as train_module
+from birdkit.train.loop import BEST_NAME, LAST_NAME
+from birdkit.train.run import FoldResult, train_fold
+from birdkit.train.selftrain import PSEUDO_NAME, PseudoLabelError, PseudoSet, run_round
 from birdkit_tools.runner import prepare_run_dir
 from conftest import tone, write_tone_clips
 from faults import kill_mid_stage
@@ -109,7 +102,7 @@ def test_killed_generation_resumes_to_the_uninterrupted_cache(comp, tmp_path):
     temporary file written, not renamed): a rerun removes the temporary file, skips the six
     finished recordings and ends with the bytes of an uninterrupted run."""
     cache = tmp_path / "cache"
-    kill_mid_stage("birdkit.spectrograms:generate_spectrograms", (comp, spec_cfg(cache), False), tmp_path / "child",
+    kill_mid_stage("birdkit.data.cache:generate_spectrograms", (comp, spec_cfg(cache), False), tmp_path / "child",
                    stall_on=".npy", stall_at=2 * KILL_AFTER + 1)   # two .npy per recording: waveform, then dB
     finished = [p for p in cache.glob("*/*.npy") if not p.name.startswith(".tmp-")]   # the dB cache comes last
     assert len(finished) == KILL_AFTER and list(cache.glob("waves/*/.tmp-*"))
@@ -371,7 +364,7 @@ def test_killed_self_training_round_reruns_to_the_uninterrupted_round(tones, sou
     shutil.copytree(teacher, cfg.checkpoint_dir)
     pseudo = cfg.checkpoint_dir / "round1" / PSEUDO_NAME
     args = (cfg, CLASSES, tones, 1, soundscapes, False)
-    kill_mid_stage("birdkit.selftrain:run_round", args, tmp_path / "child", stall_on=stall_on,
+    kill_mid_stage("birdkit.train.selftrain:run_round", args, tmp_path / "child", stall_on=stall_on,
                    stall_at=1 if stall_on == PSEUDO_NAME else 2)
     if stall_on == PSEUDO_NAME:
         [tmp] = pseudo.parent.glob(f"{PSEUDO_NAME}.tmp*")

@@ -22,10 +22,10 @@ import papermill as pm
 import pytest
 
 from birdkit.config import Config
+from birdkit.data.tables import class_list, read_taxonomy
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.notebook.wheels import python_tag
-from birdkit.tables import class_list, read_taxonomy
-from birdkit_tools.kaggle_stage import pinned, stage
+from birdkit_tools.kaggle.stage import pinned, stage
 
 pytestmark = pytest.mark.slow  # runs a staged notebook
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from birdkit.notebook.paths import find_checkpoints, find_competition_dir, find_wheel_dirs
-from birdkit_tools.kaggle_cells import bootstrap_cell
+from birdkit_tools.kaggle.cells import bootstrap_cell
 
 LAYOUTS = {
     "legacy": lambda slug: Path(slug),

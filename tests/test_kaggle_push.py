@@ -10,14 +10,14 @@ import nbformat
 import pytest
 
 import birdkit
-from birdkit_tools.kaggle_push import credential_warnings, record_push
-from birdkit_tools.kaggle_stage import (
+from birdkit_tools.kaggle.push import credential_warnings, record_push
+from birdkit_tools.kaggle.stage import (
     MetadataError,
     kaggle_username,
     validate_dataset_metadata,
     validate_kernel_metadata,
 )
-from birdkit_tools.kaggle_submit import read_outcome
+from birdkit_tools.kaggle.submit import read_outcome
 from birdkit_tools.nbsync import leaked_state
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from birdkit.audio import load_audio
-from birdkit.infer import choose_soundscapes, list_audio
+from birdkit.data.audio import load_audio
+from birdkit.data.tables import TRAIN_COLUMNS
+from birdkit.infer.predict import choose_soundscapes, list_audio
 from birdkit.notebook import eda, plots, session
-from birdkit.tables import TRAIN_COLUMNS
 from conftest import ROOT, tone
 
 matplotlib.use("Agg")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from birdkit.backends import make_backend
 from birdkit.config import Config
+from birdkit.infer.backends import make_backend
 from birdkit.models import (
     CheckpointError,
     build_model,
@@ -79,7 +79,7 @@ def test_checkpoint_round_trip_carries_contract(tmp_path, cfg):
 
 
 def test_band_norm_ignores_a_fixed_filter_and_travels_in_the_checkpoint(tmp_path):
-    from birdkit.features import MelSettings, mel_image
+    from birdkit.models.frontend import MelSettings, mel_image
     db = torch.randn(2, 16, 40) * 10 - 40
     tilt = torch.linspace(0, -30, 16)[:, None]        # a far-away call: the high bands 30 dB down
     plain, normed = MelSettings(top_db=80.0), MelSettings(top_db=80.0, band_norm=True)

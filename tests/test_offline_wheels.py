@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from birdkit.notebook import wheels
-from birdkit_tools.kaggle_wheels import manylinux_platforms, missing_dependencies
+from birdkit_tools.kaggle.wheels import manylinux_platforms, missing_dependencies
 
 HERE = wheels.python_tag()
 OTHER = "cp311" if HERE != "cp311" else "cp312"

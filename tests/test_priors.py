@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from birdkit.competition import detect_layout
-from birdkit.priors import PriorError, adjust_submission, apply_prior, learn_prior
-from birdkit.soundscape_labels import read_soundscape_labels
+from birdkit.data.competition import detect_layout
+from birdkit.data.labels import read_soundscape_labels
+from birdkit.infer.priors import PriorError, adjust_submission, apply_prior, learn_prior
 
 CLASSES = ["22961", "brnowl", "yeofly1"]
 S01 = "BC2026_Train_0001_S01_20230101_200000.ogg"   # 20 h: the frog

@@ -8,9 +8,9 @@ import soundfile as sf
 import torch
 
 from birdkit.config import Config
-from birdkit.infer import AUDIO_SUFFIXES, list_audio, load_ensemble, predict_soundscapes
+from birdkit.data.windows import row_ids
+from birdkit.infer.predict import AUDIO_SUFFIXES, list_audio, load_ensemble, predict_soundscapes
 from birdkit.models import build_model, make_contract, save_checkpoint
-from birdkit.windows import row_ids
 
 CLASSES = ["1139490", "amerob", "grekis"]
 

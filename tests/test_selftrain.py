@@ -6,8 +6,10 @@ import pytest
 import soundfile as sf
 
 from birdkit.config import Config
-from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
-from birdkit.selftrain import PSEUDO_NAME, PseudoSet, first_unfinished_round, run_round, soundscape_folds
+from birdkit.data.folds import soundscape_folds
+from birdkit.ensemble_list import read_ensemble_list, write_ensemble_list
+from birdkit.train.run import train_fold
+from birdkit.train.selftrain import PSEUDO_NAME, PseudoSet, first_unfinished_round, run_round
 from conftest import tone, write_tone_clips
 from faults import kill_mid_stage
 
@@ -67,7 +69,7 @@ def test_a_round_resumes_after_an_interruption(data, tmp_path):
     cfg = cfg_for(tmp_path, epochs=4, samples_per_epoch=24, pseudo_rounds=1)
     supervised(cfg, table)
     last = cfg.checkpoint_dir / "round1" / "all" / "last.pth"
-    kill_mid_stage("birdkit.selftrain:run_round", (cfg, CLASSES, table, 1, files, False), tmp_path / "child",
+    kill_mid_stage("birdkit.train.selftrain:run_round", (cfg, CLASSES, table, 1, files, False), tmp_path / "child",
                    ready=last.is_file, timeout=240)
     pseudo = cfg.checkpoint_dir / "round1" / PSEUDO_NAME
     stamp = pseudo.stat().st_mtime_ns

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from birdkit.soundscape_labels import (
+from birdkit.data.folds import group_folds
+from birdkit.data.labels import (
     LabelsError,
-    group_folds,
     name_metadata,
     parse_time,
     read_soundscape_labels,

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from birdkit.audio import load_audio
 from birdkit.config import Config
-from birdkit.factory import make_training_data
-from birdkit.features import MelFrontEnd
+from birdkit.data.audio import load_audio
+from birdkit.data.cache import generate_spectrograms, output_paths, select_segment, select_wave, wave_path
+from birdkit.data.folds import split_table
+from birdkit.models.frontend import MelFrontEnd
 from birdkit.notebook.session import load_tables
-from birdkit.spectrograms import generate_spectrograms, output_paths, select_segment, select_wave, wave_path
-from birdkit.split import split_table
-from birdkit.train import LAST_NAME, Trainer
+from birdkit.train.factory import make_training_data
+from birdkit.train.loop import LAST_NAME, Trainer
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from birdkit.budget import Budget
 from birdkit.config import Config, ConfigError
-from birdkit.ensemble import TTA, Scored, load_ensemble
-from birdkit.infer import list_audio, predict_soundscapes
+from birdkit.data.windows import row_ids
+from birdkit.infer.budget import Budget
+from birdkit.infer.ensemble import TTA, Scored, load_ensemble
+from birdkit.infer.predict import list_audio, predict_soundscapes
+from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior
 from birdkit.models import build_model, make_contract, save_checkpoint
-from birdkit.selftrain import RoundClock
-from birdkit.submission import SubmissionWriter, fallback_submission, label_prior
-from birdkit.windows import row_ids
+from birdkit.train.selftrain import RoundClock
 from conftest import ROOT, tone
 
 SR = 32000
@@ -211,9 +211,9 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import numpy as np
     from birdkit.config import Config
-    from birdkit.ensemble import load_ensemble
-    from birdkit.infer import list_audio, predict_soundscapes
-    from birdkit.submission import SubmissionWriter, fallback_submission
+    from birdkit.infer.ensemble import load_ensemble
+    from birdkit.infer.predict import list_audio, predict_soundscapes
+    from birdkit.infer.submission import SubmissionWriter, fallback_submission
 
     ckpt, folder, out = sys.argv[2:5]
     files = list_audio(folder)

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from birdkit.split import assign_folds, split_table
-from birdkit.tables import (
+from birdkit.data.folds import assign_folds, split_table
+from birdkit.data.tables import (
     TableError,
     check_submission_columns,
     class_list,

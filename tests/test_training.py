@@ -5,12 +5,13 @@ import pytest
 import torch
 
 from birdkit.config import Config
-from birdkit.data import ClipDataset, ImageDataset, place
-from birdkit.factory import make_training_data
-from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
+from birdkit.data.cache import generate_spectrograms
+from birdkit.data.datasets import ClipDataset, ImageDataset, place
+from birdkit.ensemble_list import read_ensemble_list, write_ensemble_list
 from birdkit.models import build_model, model_from_checkpoint
-from birdkit.spectrograms import generate_spectrograms
-from birdkit.train import Trainer, seed_everything
+from birdkit.train.factory import make_training_data
+from birdkit.train.loop import Trainer, seed_everything
+from birdkit.train.run import train_fold
 from conftest import write_tone_clips
 
 SR = 32000
@@ -47,7 +48,7 @@ def test_the_dataset_image_is_the_models_image_on_the_seed_path(tones, tmp_path)
     generate_spectrograms(tones, cfg, progress=False)
     images = ImageDataset(tones, cfg, CLASSES, train=False)
     model = build_model(cfg, CLASSES).eval()
-    from birdkit.audio import load_audio
+    from birdkit.data.audio import load_audio
     for i in (0, 9, 20):
         wave = torch.from_numpy(place(load_audio(tones.path[i], SR), cfg.window_samples, train=False))
         with torch.no_grad():

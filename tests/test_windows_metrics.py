@@ -3,9 +3,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from birdkit.data.windows import n_windows, row_ids, shifted_windows, tta_shifts
+from birdkit.infer.postprocess import smooth_windows
+from birdkit.infer.tta import aggregate
 from birdkit.metrics import SubmissionError, macro_roc_auc, score_submission
-from birdkit.tta import aggregate, smooth_windows
-from birdkit.windows import n_windows, row_ids, shifted_windows, tta_shifts
 
 
 @pytest.mark.parametrize("seconds,expected", [(60, 12), (120, 24), (10, 2), (0.2, 1), (62, 13), (5, 1)])

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from birdkit.config import Config
-from birdkit_tools.kaggle_stage import stage
+from birdkit_tools.kaggle.stage import stage
 
 
 def _params(root, name):

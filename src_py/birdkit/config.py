@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import subprocess
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Literal
 
 import yaml
 
-from .features import MelSettings
+from .models.frontend import MelSettings
+from .util.provenance import git_revision
 
 CropPolicy = Literal["first", "windows", "loudest"]
 Loss = Literal["bce", "ce"]
@@ -318,14 +318,3 @@ def _plain(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-def git_revision(cwd=None) -> str:
-    """The current git revision (with '-dirty' when the tree has changes), or 'unknown'."""
-    cwd = cwd or Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("-dirty" if dirty else "")

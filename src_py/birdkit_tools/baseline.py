@@ -26,14 +26,14 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from birdkit.audio import AudioError, frame_windows, load_audio
-from birdkit.competition import detect_layout
-from birdkit.features import MelFrontEnd, MelSettings
-from birdkit.infer import choose_soundscapes
+from birdkit.data.audio import AudioError, frame_windows, load_audio
+from birdkit.data.competition import detect_layout
+from birdkit.data.labels import read_soundscape_labels, score_windows
+from birdkit.data.tables import read_competition_taxonomy, read_train, submission_classes
+from birdkit.data.windows import row_ids
+from birdkit.infer.predict import choose_soundscapes
 from birdkit.metrics import score_submission
-from birdkit.soundscape_labels import read_soundscape_labels, score_windows
-from birdkit.tables import read_competition_taxonomy, read_train, submission_classes
-from birdkit.windows import row_ids
+from birdkit.models.frontend import MelFrontEnd, MelSettings
 
 SR = 32000
 WINDOW_S = 5.0

@@ -25,13 +25,13 @@ import pandas as pd
 import soundfile as sf
 import torch
 
-from birdkit.audio import load_audio
 from birdkit.config import Config
-from birdkit.features import to_image
-from birdkit.infer import cpu_cores, list_audio, load_ensemble, predict_soundscapes, worker_count
+from birdkit.data.audio import load_audio
+from birdkit.data.windows import n_windows, to_chunks
+from birdkit.infer.predict import cpu_cores, list_audio, load_ensemble, predict_soundscapes, worker_count
+from birdkit.infer.tta import soundscape_views
 from birdkit.models import build_model, make_contract, save_checkpoint
-from birdkit.tta import soundscape_views
-from birdkit.windows import n_windows, to_chunks
+from birdkit.models.frontend import to_image
 
 from .report import markdown_table
 
@@ -45,7 +45,7 @@ COLUMNS = {  # column -> meaning; every "_ms" figure is milliseconds per 5-s win
     "members": "models in the ensemble",
     "head": "classifier (one window per image) or sed (chunk_s seconds per image)",
     "chunk_s": "seconds of audio per forward pass",
-    "decode_ms": "birdkit.audio.load_audio of one file (decode, downmix, resample) / its windows; "
+    "decode_ms": "birdkit.data.audio.load_audio of one file (decode, downmix, resample) / its windows; "
                  "median over files",
     "features_ms": "torch eager front end (log-mel, dB, normalise) of one file's chunks in one call, no_grad, "
                    "--threads threads; computed once for all members; median over files",
@@ -53,7 +53,7 @@ COLUMNS = {  # column -> meaning; every "_ms" figure is milliseconds per 5-s win
                 "summed over the members, one call per file, --threads threads; median over files",
     "wave_to_scores_ms": "Ensemble.member_probs as submissions use it: waveform -> chunks -> one front end -> "
                          "every member -> probabilities, one file per call, --threads threads; median over files",
-    "e2e_ms": "birdkit.infer.predict_soundscapes on all files as the inference notebook runs Kaggle's "
+    "e2e_ms": "birdkit.infer.predict.predict_soundscapes on all files as the inference notebook runs Kaggle's "
               "test set (infer_workers 0 with >= 64 files: one worker process per core, one thread each; "
               "decode, TTA views, sigmoid, ensemble average, rows); wall time / all windows; worker start-up "
               "excluded (see pool_start_s)",

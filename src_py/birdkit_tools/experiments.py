@@ -25,14 +25,15 @@ import pandas as pd
 import yaml
 
 from birdkit.config import Config
-from birdkit.folds import read_ensemble_list, train_fold, write_ensemble_list
-from birdkit.infer import choose_soundscapes, load_ensemble, predict_soundscapes
+from birdkit.data.cache import generate_spectrograms
+from birdkit.data.labels import score_windows
+from birdkit.ensemble_list import read_ensemble_list, write_ensemble_list
+from birdkit.infer.predict import choose_soundscapes, load_ensemble, predict_soundscapes
 from birdkit.metrics import score_submission
 from birdkit.notebook.session import load_tables
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
-from birdkit.selftrain import run_round
-from birdkit.soundscape_labels import score_windows
-from birdkit.spectrograms import generate_spectrograms
+from birdkit.train.run import train_fold
+from birdkit.train.selftrain import run_round
 
 from .baseline import run_baseline
 from .demo import generate_demo_competition

@@ -2,7 +2,7 @@
 
 For each demo seed: generate the competition (2026 layout by default), predict its test
 soundscapes with the logistic-regression baseline (``birdkit_tools.baseline``), then apply the
-prior (``birdkit.priors``) learned from its labelled soundscapes at several weights and score
+prior (``birdkit.infer.priors``) learned from its labelled soundscapes at several weights and score
 every variant against the ground truth. Prints a table (mean and standard deviation over the
 seeds) and writes ``<out>/prior.csv`` and ``<out>/prior.md``.
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from birdkit.competition import detect_layout
+from birdkit.data.competition import detect_layout
+from birdkit.data.labels import read_soundscape_labels
+from birdkit.infer.priors import apply_prior, learn_prior
 from birdkit.metrics import score_submission
-from birdkit.priors import apply_prior, learn_prior
-from birdkit.soundscape_labels import read_soundscape_labels
 
 from .baseline import run_baseline
 from .demo import generate_demo_competition

@@ -22,7 +22,8 @@ import yaml
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
-from birdkit.config import Config, ConfigError, git_revision
+from birdkit.config import Config, ConfigError
+from birdkit.util.provenance import git_revision
 
 PATH_KEYS = ("data_dir", "solution_path", "cache_dir", "run_dir", "submission_path")
 

@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 
 from birdkit.config import Config
-from birdkit.distributed import launch
 from birdkit.models import build_model
-from birdkit.train import loss_fn
+from birdkit.train.distributed import launch
+from birdkit.train.loop import loss_fn
 
 from .report import markdown_table
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..features import MelFrontEnd, MelSettings, mel_image, to_image
-from ..windows import seconds_to_samples
+from ..util.units import seconds_to_samples
+from .frontend import MelFrontEnd, MelSettings, mel_image, to_image
 from .heads import SEDHead, pool_windows
 from .registry import create_backbone
 

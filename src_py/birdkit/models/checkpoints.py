@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__, atomic
-from ..config import git_revision
-from ..features import MelSettings
-from ..windows import seconds_to_samples
+from .. import __version__
+from ..util import atomic
+from ..util.provenance import git_revision
+from ..util.units import seconds_to_samples
 from .bird_model import BirdModel
+from .frontend import MelSettings
 
 NORMALISATION = ("per-example dB log-mel to [0, 1]: the top_db dB below the peak (min-max without top_db), "
                  "after subtracting each band's mean when mel.band_norm")

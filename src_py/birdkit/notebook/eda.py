@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..infer import list_audio
-from ..soundscape_labels import add_name_metadata
-from ..tables import TableError, durations  # noqa: F401  (durations: the EDA notebook's header scan)
+from ..data.labels import add_name_metadata
+from ..data.tables import TableError, durations  # noqa: F401  (durations: the EDA notebook's header scan)
+from ..infer.predict import list_audio
 
 
 class NoRecordingsError(TableError):

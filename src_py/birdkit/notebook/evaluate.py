@@ -6,13 +6,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from ..audio import AudioError, load_audio
-from ..infer import choose_soundscapes, predict_soundscapes
+from ..data.audio import AudioError, load_audio
+from ..data.labels import score_windows
+from ..data.tables import label_map
+from ..infer.predict import choose_soundscapes, predict_soundscapes
+from ..infer.tta import aggregate, clip_views
 from ..metrics import macro_roc_auc, score_submission
 from ..models import contract_window_samples
-from ..soundscape_labels import score_windows
-from ..tables import label_map
-from ..tta import aggregate, clip_views
 
 
 def clip_tta_table(ensemble, val: pd.DataFrame, cfg):

@@ -18,8 +18,8 @@ MOUNT_DEPTH = 3  # datasets/<owner>/<slug>: the deepest source root of the layou
 
 
 def is_competition_dir(path: Path) -> bool:
-    """Any year's layout (2024, 2025, 2026): ``birdkit.competition`` decides."""
-    from ..competition import is_competition_dir as any_year
+    """Any year's layout (2024, 2025, 2026): ``birdkit.data.competition`` decides."""
+    from ..data.competition import is_competition_dir as any_year
 
     return any_year(path)
 
@@ -61,7 +61,7 @@ def find_competition_dir(data_dir: str, kaggle_input: str, competition: str = ""
     if data_dir:
         path = Path(data_dir)
         if not is_competition_dir(path):
-            from ..competition import missing_parts
+            from ..data.competition import missing_parts
             raise FileNotFoundError(f"data_dir {path} is not a competition folder: it lacks "
                                     f"{', '.join(missing_parts(path))}")
         return path
@@ -79,7 +79,7 @@ def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth
     the ``rounds`` of self-training: last or all) or its best checkpoint; else the same found under
     ``kaggle_input`` (a training kernel's output: ``<mount>/checkpoints/...``, at most two folders
     below a source root)."""
-    from ..folds import ENSEMBLE_LIST, read_ensemble_list
+    from ..ensemble_list import ENSEMBLE_LIST, read_ensemble_list
     if paths:
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:

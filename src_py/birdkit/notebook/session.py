@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .. import accelerator
-from ..competition import Layout, detect_layout, missing_parts
 from ..config import Config
-from ..soundscape_labels import LabelledSoundscapes, read_soundscape_labels
-from ..tables import read_competition_taxonomy, read_train, submission_classes
+from ..data.competition import Layout, detect_layout, missing_parts
+from ..data.labels import LabelledSoundscapes, read_soundscape_labels
+from ..data.tables import read_competition_taxonomy, read_train, submission_classes
+from ..util import accelerator
 from .paths import find_competition_dir
 
 
@@ -20,7 +20,7 @@ def start(namespace: dict, stage: str):
     """Build the config from the notebook's parameters, make the run folder, find the data.
 
     Returns ``(cfg, competition_dir)``; the resolved config is written to the run folder. A GPU that
-    the installed torch cannot use is an error (``birdkit.accelerator``). A name
+    the installed torch cannot use is an error (``birdkit.util.accelerator``). A name
     in the parameters cell that is not a ``Config`` field is an error. When the notebook ran before
     in this kernel (``cfg`` exists: later cells' variables are in ``namespace`` too), only a near
     miss of a field name is.

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import cached_rows, readable_rows
-from ..infer import list_audio
-from ..soundscape_labels import group_folds
-from ..soundscapes import LabelledChunks, SoundscapeBank, SoundscapeValidation
+from ..data.datasets import cached_rows, readable_rows
+from ..data.folds import group_folds
+from ..data.soundscapes import LabelledChunks, SoundscapeBank
+from ..infer.predict import list_audio
+from ..train.validation import SoundscapeValidation
 from .session import write_skips
 
 
@@ -54,7 +55,7 @@ def soundscape_sets(cfg, inputs: TrainingInputs, fold: int):
     """``(SoundscapeValidation or None, LabelledChunks or None)`` of the labelled windows for ``fold``."""
     if inputs.labelled is None:
         return None, None
-    from ..folds import soundscape_split
+    from ..data.folds import soundscape_split
     windows, targets = inputs.labelled
     val_idx, train_idx = soundscape_split(inputs.file_folds, fold, cfg.soundscape_train)
     val = train = None

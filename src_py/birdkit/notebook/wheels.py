@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from ..notice import FALLBACK_COST, shout
+from ..util.notice import FALLBACK_COST, shout
 from .paths import choose, find_wheel_dirs
 
 MODULES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}  # backend -> distribution it needs

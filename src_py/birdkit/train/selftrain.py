@@ -25,12 +25,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import atomic
-from .budget import process_started
-from .folds import last_round, read_ensemble_list, train_fold, write_ensemble_list
-from .infer import load_ensemble, predict_soundscapes
-from .soundscapes import PseudoLabels
-from .train import chunk_samples
+from ..data.folds import soundscape_folds
+from ..data.soundscapes import PseudoLabels
+from ..ensemble_list import last_round, read_ensemble_list, write_ensemble_list
+from ..infer.budget import process_started
+from ..infer.predict import load_ensemble, predict_soundscapes
+from ..util import atomic
+from .loop import chunk_samples
+from .run import train_fold
 
 PSEUDO_NAME, DONE_NAME = "pseudo_labels.npz", "done.json"
 
@@ -99,14 +101,6 @@ class PseudoSet:
         """Windows per class whose probability exceeds ``threshold``."""
         stacked = np.concatenate(self.probs) if self.probs else np.zeros((0, len(classes)))
         return pd.Series((stacked > threshold).sum(axis=0), index=list(classes)).sort_values(ascending=False)
-
-
-def soundscape_folds(files, k: int, seed: int) -> np.ndarray:
-    """A fold in ``0..k-1`` for each soundscape (seeded permutation, sizes differ by at most one)."""
-    order = np.random.default_rng(seed).permutation(len(files))
-    folds = np.empty(len(files), dtype=int)
-    folds[order] = np.arange(len(files)) % max(1, k)
-    return folds
 
 
 def label_files(checkpoints, files, cfg, work_dir, progress=True) -> tuple[list, list, list]:

@@ -4,7 +4,7 @@ Models that share mel settings and chunking form a group: the log-mel of each ch
 once per group (``frontend_calls`` counts it) and every member scores those images. Each member
 returns its own window probabilities (TTA views aggregated); ``combine`` averages the members,
 as probabilities or as ranks. Used in this process and, unchanged, inside each inference worker
-process (``birdkit.pool``).
+process (``birdkit.infer.pool``).
 """
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .audio import AudioError, load_audio
+from ..data.audio import AudioError, load_audio
+from ..data.windows import n_windows, to_chunks
+from ..models import contract_chunk_samples, contract_window_samples, model_from_checkpoint, probabilities
+from ..models.frontend import to_image
+from ..util.units import seconds_to_samples
 from .backends import TorchBackend, make_backend
-from .features import to_image
-from .models import contract_chunk_samples, contract_window_samples, model_from_checkpoint, probabilities
 from .tta import aggregate, soundscape_views
-from .windows import n_windows, seconds_to_samples, to_chunks
 
 
 class TTA(NamedTuple):
@@ -91,9 +92,9 @@ class Ensemble:
     members: list
     classes: list
     contract: dict                               # the first checkpoint's (classes, mel, window)
-    spec: dict = field(default_factory=dict)     # how a worker process loads it again (birdkit.pool)
+    spec: dict = field(default_factory=dict)     # how a worker process loads it again (birdkit.infer.pool)
     frontend_calls: int = 0
-    _pool: object = field(default=None, repr=False)   # worker processes (birdkit.infer), kept for reuse
+    _pool: object = field(default=None, repr=False)   # worker processes (birdkit.infer.predict), kept for reuse
 
     @classmethod
     def of_model(cls, model, loss: str, chunk_samples: int, classes, device="cpu") -> Ensemble:

@@ -1,6 +1,6 @@
 """``make submit``: submit a pushed kernel version to the competition, wait for its score, record it.
 
-    python -m birdkit_tools.kaggle_push submit [--staging DIR] [--params params/kaggle.yaml]
+    python -m birdkit_tools.kaggle.push submit [--staging DIR] [--params params/kaggle.yaml]
         [--kernel infer|birdkit-infer|owner/slug] [--version N] [--message M] [--submit-wait S] [--dry-run]
 
 runs ``kaggle competitions submit -c <competition> -f <output file> -k <owner/slug> -v <version>
@@ -39,7 +39,7 @@ from pathlib import Path
 from birdkit import __version__
 from birdkit.config import Config
 
-from .kaggle_push import (
+from .push import (
     MANIFEST,
     PUSHES,
     PushError,
@@ -53,7 +53,7 @@ from .kaggle_push import (
     show,
     utc_now,
 )
-from .kaggle_stage import KERNEL_METADATA, kernel_params, kernel_ref, load_settings
+from .stage import KERNEL_METADATA, kernel_params, kernel_ref, load_settings
 
 SUBMISSIONS = "submissions.jsonl"
 INFERENCE_NOTEBOOK = "70_inference"

@@ -6,7 +6,7 @@
 * ``out_dir/wheels/``: the wheels dataset's metadata (its ``cp3XX/`` folders: ``make push-wheels``);
 * ``out_dir/kernels/<slug>/``: one notebook per kernel with the Kaggle parameters in its
   ``parameters`` cell, a kernelspec, no outputs, and its own ``kernel-metadata.json``;
-* ``out_dir/manifest.json``: what ``birdkit_tools.kaggle_push`` sends, in order.
+* ``out_dir/manifest.json``: what ``birdkit_tools.kaggle.push`` sends, in order.
 
 Shared settings come from the top-level ``kernel-metadata.json``. The metadata rules are the
 kaggle CLI's own (``kaggle/api/kaggle_api_extended.py``: ``kernels_push``,
@@ -31,9 +31,9 @@ from slugify import slugify
 
 from birdkit.config import Config
 
-from .kaggle_cells import PARAMS_HEADER, bootstrap_cell, install_cell
-from .kaggle_wheels import download_command, manylinux_platforms, python_tag
-from .nbsync import KERNELSPEC
+from ..nbsync import KERNELSPEC
+from .cells import PARAMS_HEADER, bootstrap_cell, install_cell
+from .wheels import download_command, manylinux_platforms, python_tag
 
 KERNEL_METADATA = "kernel-metadata.json"
 DATASET_METADATA = "dataset-metadata.json"

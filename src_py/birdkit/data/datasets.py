@@ -16,9 +16,9 @@ import torch
 import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
+from ..models.frontend import mel_image, to_image
 from .audio import audio_info, read_segment
-from .features import mel_image, to_image
-from .spectrograms import load_cached, load_npy, output_paths, valid_npy, wave_path
+from .cache import load_cached, load_npy, output_paths, valid_npy, wave_path
 from .tables import durations, label_map, make_targets
 
 
@@ -142,7 +142,7 @@ class ImageDataset(Dataset):
     the same front end the model uses (``source="audio"``)."""
 
     def __init__(self, df, cfg, classes, train: bool, source: str = "images"):
-        from .features import MelFrontEnd
+        from ..models.frontend import MelFrontEnd
         self.df, self.cfg, self.train, self.source = df.reset_index(drop=True), cfg, train, source
         self.targets = make_targets(self.df, classes, cfg.secondary_weight)
         index = label_map(classes)

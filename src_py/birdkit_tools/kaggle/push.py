@@ -1,12 +1,12 @@
 """``make push``: stage, validate and send the suite to Kaggle with the real ``kaggle`` CLI.
 
-    python -m birdkit_tools.kaggle_push stage       [--staging DIR]
-    python -m birdkit_tools.kaggle_push push        [--staging DIR] [--kernels train,infer|all] [--dry-run]
-    python -m birdkit_tools.kaggle_push push-wheels [--staging DIR] [--dry-run]
-    python -m birdkit_tools.kaggle_push download-wheels --out DIR [--python 3.12 ...] [--packages openvino]
-    python -m birdkit_tools.kaggle_push status      [--kernels ...]
-    python -m birdkit_tools.kaggle_push pull-output [--kernels ...] [--out runs/kaggle]
-    python -m birdkit_tools.kaggle_push submit      [--staging DIR] [--kernel infer] [--version N] [--message M]
+    python -m birdkit_tools.kaggle.push stage       [--staging DIR]
+    python -m birdkit_tools.kaggle.push push        [--staging DIR] [--kernels train,infer|all] [--dry-run]
+    python -m birdkit_tools.kaggle.push push-wheels [--staging DIR] [--dry-run]
+    python -m birdkit_tools.kaggle.push download-wheels --out DIR [--python 3.12 ...] [--packages openvino]
+    python -m birdkit_tools.kaggle.push status      [--kernels ...]
+    python -m birdkit_tools.kaggle.push pull-output [--kernels ...] [--out runs/kaggle]
+    python -m birdkit_tools.kaggle.push submit      [--staging DIR] [--kernel infer] [--version N] [--message M]
 
 ``push`` versions the code dataset (``kaggle datasets version``, or ``create`` when Kaggle says
 it does not exist), waits until Kaggle reports it ready, then ``kaggle kernels push -p`` each
@@ -14,7 +14,7 @@ kernel in order (training before inference) and prints the kernel URLs; each ker
 Kaggle reports is recorded in ``<staging>/pushes.jsonl``. The CLI can print an error and still
 exit 0, so its output is read too; any error stops the push with the CLI's message.
 ``--dry-run`` stages and validates everything and prints the exact commands, no call.
-``submit`` (``birdkit_tools.kaggle_submit``) submits a pushed kernel version to the competition,
+``submit`` (``birdkit_tools.kaggle.submit``) submits a pushed kernel version to the competition,
 waits for its public score and records it in ``<staging>/submissions.jsonl``.
 
 Credentials stay with the kaggle CLI (KAGGLE_API_TOKEN, ~/.kaggle/access_token, kaggle.json,
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from birdkit import __version__
 
-from .kaggle_stage import (
+from .stage import (
     MANIFEST,
     PLACEHOLDER_OWNER,
     MetadataError,
@@ -51,7 +51,7 @@ from .kaggle_stage import (
     select_kernels,
     stage,
 )
-from .kaggle_wheels import KAGGLE_REQUIREMENTS, WheelsError, download_all, provided_by_image
+from .wheels import KAGGLE_REQUIREMENTS, WheelsError, download_all, provided_by_image
 
 ERROR_WORDS = re.compile(r"\b(error|invalid|not valid|failed|forbidden|unauthori[sz]ed|not found|"
                          r"authentication required|permission)\b|\b(400|401|403|404|409|429|50[0-4])\b", re.I)
@@ -250,7 +250,7 @@ def push_hint(text: str, wheels_id: str) -> str:
 def read_manifest(staging) -> dict:
     path = Path(staging) / MANIFEST
     if not path.is_file():
-        raise PushError(f"{path} not found: stage first (python -m birdkit_tools.kaggle_push stage)")
+        raise PushError(f"{path} not found: stage first (python -m birdkit_tools.kaggle.push stage)")
     return json.loads(path.read_text())
 
 
@@ -386,7 +386,7 @@ def run_command(args) -> None:
     elif args.command == "download-wheels":
         download_wheels(args)
     elif args.command == "submit":
-        from .kaggle_submit import submit  # imports this module, so not at the top
+        from .submit import submit  # imports this module, so not at the top
         submit(args)
     elif args.command in ("status", "pull-output"):
         settings = load_settings(args.root, args.metadata)
@@ -433,5 +433,5 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     # kaggle_submit imports this module by name: one module, so one PushError for main() to catch
-    sys.modules.setdefault("birdkit_tools.kaggle_push", sys.modules[__name__])
+    sys.modules.setdefault("birdkit_tools.kaggle.push", sys.modules[__name__])
     sys.exit(main())

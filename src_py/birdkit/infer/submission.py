@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic
-from .audio import AudioError, audio_info
-from .windows import n_windows, row_ids
+from ..data.audio import AudioError, audio_info
+from ..data.windows import n_windows, row_ids
+from ..util import atomic
 
 FALLBACK_SECONDS = 60.0  # an undecodable test file with no readable header: rows of a 60-s soundscape
 WRITE_EVERY_SECONDS = 60.0

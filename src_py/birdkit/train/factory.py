@@ -16,15 +16,15 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
-from .augment import sampler_weights
-from .data import ClipDataset, ImageDataset
+from ..augment.batch import sampler_weights
+from ..data.datasets import ClipDataset, ImageDataset
 
 
 @dataclass
 class TrainingData:
     train: DataLoader
     val: DataLoader | None                 # held-out focal recordings (None: val_fold -1)
-    soundscape_val: object | None          # birdkit.soundscapes.SoundscapeValidation
+    soundscape_val: object | None          # birdkit.train.validation.SoundscapeValidation
     images: bool                           # batches hold images (the seed's path), not waveforms
     counts: dict
 

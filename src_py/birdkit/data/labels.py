@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import macro_roc_auc
+from ..metrics import macro_roc_auc
 
 LABEL_COLUMNS = ["filename", "start", "end", "primary_label"]
 WINDOW_SECONDS = 5.0
@@ -158,25 +158,6 @@ def score_windows(submission: pd.DataFrame, labelled: LabelledSoundscapes, mask=
     if len(missing):
         raise ValueError(f"submission lacks {len(missing)} labelled windows, e.g. {missing.iloc[:3].tolist()}")
     return macro_roc_auc(labelled.targets[keep], rows.loc[ids, list(labelled.classes)].to_numpy())
-
-
-def group_folds(windows: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
-    """Fold (0..n_folds-1) per window; whole files go to one fold, folds balanced by windows.
-
-    Files are shuffled with ``seed``, then the largest go first, each to the fold with the fewest
-    windows so far. With fewer files than folds, some folds stay empty.
-    """
-    if n_folds < 1:
-        raise ValueError(f"n_folds must be >= 1, got {n_folds}")
-    sizes = windows["filename"].value_counts()
-    order = np.random.default_rng(seed).permutation(sizes.index.to_numpy())
-    order = sorted(order, key=lambda f: -sizes[f])  # stable: ties keep the shuffled order
-    load, fold_of = np.zeros(n_folds, dtype=int), {}
-    for filename in order:
-        fold = int(np.argmin(load))
-        fold_of[filename] = fold
-        load[fold] += sizes[filename]
-    return windows["filename"].map(fold_of).to_numpy(dtype=int)
 
 
 def name_metadata(filename) -> dict | None:

@@ -3,7 +3,7 @@
 Each file is decoded, turned into log-mels and scored with all its windows (times the TTA
 views) in one batch. With ``infer_workers`` 0 (the default) and at least ``AUTO_POOL_MIN_FILES``
 files (Kaggle's rerun on the hidden test set), that runs in one worker process per CPU core,
-each with one thread (``birdkit.pool``), so decoding in one process overlaps the model in
+each with one thread (``birdkit.infer.pool``), so decoding in one process overlaps the model in
 another and no two thread pools fight over a core; fewer files, or ``infer_workers: 1``, run in
 this process, with a decode thread ahead of the model; ``infer_workers: N`` forces N workers.
 The output is Kaggle's ``submission.csv`` layout.
@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.competition import SOUNDSCAPE_DIRS
+from ..data.tables import check_submission_columns
+from ..metrics import file_stems
+from ..util.progress import progress_bar
 from .budget import Budget
-from .competition import SOUNDSCAPE_DIRS
 from .ensemble import TTA, Ensemble, combine, decode, load_ensemble, score_wave  # noqa: F401  (notebooks' entry)
-from .metrics import file_stems
 from .pool import WorkerPool
-from .progress import progress_bar
+from .postprocess import rescale_by_file_max, smooth_windows
 from .submission import FALLBACK_SECONDS, SubmissionWriter, fallback_frame, window_frame
-from .tables import check_submission_columns
-from .tta import rescale_by_file_max, smooth_windows
 
 AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
 

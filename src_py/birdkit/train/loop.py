@@ -6,9 +6,9 @@ depends on (weights, optimizer, scheduler, gradient scaler, the torch, numpy and
 states and the sampler's generator), so on the CPU a resumed run ends with the weights of an
 uninterrupted one; an unreadable last checkpoint (cut by a full disk, say) trains the fold again.
 
-The ``Trainer`` receives its data (``birdkit.factory.make_training_data``), so another stage can
+The ``Trainer`` receives its data (``birdkit.train.factory.make_training_data``), so another stage can
 hand it soundscapes with soft targets through the same loop. With DistributedDataParallel
-(``birdkit.distributed``) every process runs this loop on its share of each batch; only rank 0
+(``birdkit.train.distributed``) every process runs this loop on its share of each batch; only rank 0
 writes checkpoints and prints.
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
-from .augment import SpecAugment, mixup, smooth_targets
-from .metrics import macro_roc_auc, top1_accuracy
-from .models import CheckpointError, build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
-from .progress import progress_bar
+from ..augment.batch import SpecAugment, mixup, smooth_targets
+from ..metrics import macro_roc_auc, top1_accuracy
+from ..models import CheckpointError, build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
+from ..util.progress import progress_bar
 
 BEST_NAME = "best_model_improved.pth"
 LAST_NAME = "last.pth"

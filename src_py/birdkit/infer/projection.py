@@ -3,21 +3,21 @@
 A few soundscapes are scored here, as the inference notebook scores them (decode, TTA views,
 every member on the backend actually running); the rate per minute of audio, scaled from this
 machine's cores to Kaggle's 4, gives the projection for the year's hidden test set
-(``birdkit.competition``: 2025 about 700 one-minute files in 90 min; 2024 1,100 four-minute files
+(``birdkit.data.competition``: 2025 about 700 one-minute files in 90 min; 2024 1,100 four-minute files
 in 120). An ensemble projected above ``max_budget_share`` of the budget
 is refused with the figure, before the real run spends the time (``strict_budget``; by default
-the run sheds cost instead, ``birdkit.budget``: ``plan_budget`` builds its plan).
+the run sheds cost instead, ``birdkit.infer.budget``: ``plan_budget`` builds its plan).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
-from .audio import AudioError, audio_info
+from ..data.audio import AudioError, audio_info
+from ..data.competition import budget_minutes
 from .budget import KAGGLE_CORES, Budget
-from .competition import budget_minutes
 from .ensemble import TTA, score_file
-from .infer import cpu_cores, worker_count
+from .predict import cpu_cores, worker_count
 
 
 class BudgetError(RuntimeError):

@@ -1,6 +1,6 @@
 """Training-time augmentation (seed cell 6): Mixup (of waveforms or images, blended or max
 labels), SpecAugment, class-balanced sampling, label smoothing. Per-sample audio steps (gain,
-soundscape background, pseudo-labelled soundscapes) live in ``birdkit.data``."""
+soundscape background, pseudo-labelled soundscapes) live in ``birdkit.data.datasets``."""
 from __future__ import annotations
 
 import numpy as np

@@ -2,7 +2,8 @@
 
 Spawned, not forked: a fork would copy the parent's torch/OpenMP and OpenVINO thread pools in
 whatever state they are in. Workers read the graphs the parent exported (``export=False``), so
-nothing is exported twice. The pool is kept by its ``Ensemble`` (``birdkit.infer.pool_for``) and reused by later calls.
+nothing is exported twice. The pool is kept by its ``Ensemble`` (``birdkit.infer.predict.pool_for``)
+and reused by later calls.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ fits, never below one model:
 printed with its figures and kept for ``budget.json`` in the run folder. The watchdog stops scoring
 at ``deadline_minutes`` after the notebook process started (0 = 90% of the budget): files not
 scored by then keep their fallback rows. ``strict_budget`` keeps the earlier refusal instead
-(``birdkit.projection.check_budget`` before scoring) and sheds nothing.
+(``birdkit.infer.projection.check_budget`` before scoring) and sheds nothing.
 """
 from __future__ import annotations
 

@@ -6,11 +6,6 @@ import math
 import numpy as np
 
 
-def seconds_to_samples(seconds: float, sample_rate: int) -> int:
-    """Samples in ``seconds`` of audio at ``sample_rate`` (one place for the rounding)."""
-    return int(round(sample_rate * seconds))
-
-
 def n_windows(n_samples: int, window: int) -> int:
     """Windows covering ``n_samples``; a last partial window counts (it is padded)."""
     return max(1, math.ceil(n_samples / window))

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .metrics import file_stems
-from .soundscape_labels import LabelledSoundscapes, name_metadata, read_soundscape_labels
+from ..data.labels import LabelledSoundscapes, name_metadata, read_soundscape_labels
+from ..metrics import file_stems
 
 STRENGTH = 12.0        # a site's rate is pulled towards the overall rate by this many windows
 HOUR_SIGMA = 2.0       # hours: Gaussian kernel width (circular, in hours)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .notice import FALLBACK_COST, shout
+from ..util.notice import FALLBACK_COST, shout
 
 
 class WindowScorer(nn.Module):

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import atomic
+from ..models.frontend import MelFrontEnd, to_uint8_image
+from ..util import atomic
+from ..util.progress import progress_bar
 from .audio import AudioError, frame_windows, load_audio
-from .features import MelFrontEnd, to_uint8_image
-from .progress import progress_bar
 
 REPORT_NAME = "failures.csv"
 SUMMARY_NAME = "summary.json"

@@ -1,0 +1,1 @@
+"""Augmentations: waveform steps (per example) and batch steps (per batch)."""

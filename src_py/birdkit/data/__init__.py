@@ -1,0 +1,2 @@
+"""The data's journey from files to training examples: audio, competition layouts, tables,
+labels, folds, the cache, datasets, soundscape banks, windows."""

@@ -1,0 +1,1 @@
+"""Helpers the notebooks call (shipped with the core)."""
