@@ -1,12 +1,13 @@
 # %% [markdown]
-# # 1 · Exploring the BirdCLEF data (2024, 2025 or 2026)
+# # 10 · Exploring the BirdCLEF data (2024, 2025 or 2026)
 #
-# What the competition folder holds: which year's layout it is, recordings per species (a long
-# tail), classes and collections, classes without training audio, durations, secondary labels,
-# ratings and locations, and, where the folder has them, the labelled soundscapes and the site
-# and hour that 2026 file names carry. Every plot is also saved as PNG under `<run_dir>/plots/`.
-# Parameters come from `params/*.yaml` (papermill) or the cell below when run by hand; on Kaggle
-# the data folder is found under `/kaggle/input`.
+# - the year's layout the folder holds, recordings per species (a long tail), classes and
+#   collections, classes without training audio
+# - durations (from file headers), secondary labels, ratings, locations
+# - where the folder has them: the labelled soundscapes, and the site and hour in 2026 file names
+# - every plot also saved as PNG under `<run_dir>/plots/`
+# - parameters from `params/*.yaml` (papermill) or the cell below; on Kaggle the data folder is
+#   found under `/kaggle/input`
 
 # %% tags=["parameters"]
 data_dir = ""                # "" = search kaggle_input for the competition folder

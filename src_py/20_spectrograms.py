@@ -1,18 +1,17 @@
 # %% [markdown]
 # # 20 · Spectrogram generation (seed cell 4)
 #
-# For every row of the metadata table: decode (soundfile), downmix, resample to 32 kHz, choose
-# the segment (`crop_policy`: the seed's `first` 5 s, the first `max_windows` windows, or the
-# `loudest` window), compute the log-mel (torchaudio, 128 bands, 20-16,000 Hz) and write
-# `<cache>/<primary_label>/<stem>.png` (the seed's 0-255 image, OpenCV; to look at) and a
-# lossless `<stem>.npy` (float16 dB; the seed's image path, `data_source: images`). With
-# `write_waves` it also writes `<cache>/waves/<primary_label>/<stem>.npy`: the float16 waveform
-# of the selected segment at 32 kHz, at least one training crop long, which training reads by
-# default (`data_source: waves`; 64 KB per second of audio).
-#
-# Runs on all cores, resumes where an interrupted run stopped (each file is written
-# atomically, finished files are skipped), and reports every failing file with its error in
-# `<cache>/failures.csv` instead of stopping.
+# For every row of the metadata table:
+# - decode (soundfile), downmix, resample to 32 kHz, choose the segment (`crop_policy`: the seed
+#   notebook's `first` 5 s, the first `max_windows` windows, or the `loudest` window)
+# - log-mel (torchaudio, 128 bands, 20-16,000 Hz) -> `<cache>/<primary_label>/<stem>.png` (the seed
+#   notebook's 0-255 image, OpenCV; to look at) and a lossless `<stem>.npy` (float16 dB:
+#   `data_source: images`)
+# - with `write_waves`, `<cache>/waves/<primary_label>/<stem>.npy`: the segment's float16 waveform
+#   at 32 kHz, at least one training crop long, which training reads (`data_source: waves`;
+#   64 KB per second of audio)
+# - on all cores; resumable (atomic writes, finished files skipped, damaged ones rewritten);
+#   every failing file listed with its error in `<cache>/failures.csv` instead of stopping
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -41,6 +40,8 @@ print(f"{len(todo)} recordings to process into {cfg.cache_path} (crop policy {cf
 summary = generate_spectrograms(todo, cfg)
 print(f"written {summary['written']}, already done {summary['already_done']}, failed {summary['failed']} "
       f"{summary['failed_by_reason']}, species folders {summary['species_folders']}, {summary['seconds']} s")
+print(f"damaged outputs found and rewritten (counted in written): {summary['damaged_rewritten']}"
+      + "".join(f"\n    {f}" for f in summary["damaged_files"]))
 print(f"failure report: {cfg.cache_path / 'failures.csv'}")
 
 # %% [markdown]

@@ -1,15 +1,16 @@
 # %% [markdown]
 # # 30 · Dataset check (seed cell 5)
 #
-# What the model sees. Training batches are waveform crops of `train_seconds` (from the waveform
-# cache, or decoded on the fly, only the frames the crop needs); the model turns them into its
-# log-mel image itself: resample to 32 kHz, log-mel (torchaudio), with `band_norm` subtract each
-# band's mean over the example's frames, keep the `top_db` dB below the example's peak, scale to
-# [0, 1], repeat to `in_chans` channels. Labels index into the class
-# list of `sample_submission.csv` (also classes absent from the metadata table). The seed's path
-# (cached dB spectrograms -> images in the dataset) is checked too, and must give the same image
-# as the model's front end for the same window. Shapes, dtypes, ranges and NaN are asserted
-# before any GPU time is spent.
+# What the model sees, asserted (shapes, dtypes, ranges, no NaN) before any GPU time is spent:
+# - training batches: waveform crops of `train_seconds` (the waveform cache, or decoded on the
+#   fly, only the frames the crop needs)
+# - the model's own log-mel image of them: 32 kHz, log-mel (torchaudio), with `band_norm` each
+#   band's mean over the example's frames subtracted, the `top_db` dB below the peak kept, scaled
+#   to [0, 1], repeated to `in_chans` channels
+# - labels index into the class list of `sample_submission.csv` (classes absent from the
+#   metadata table included)
+# - the seed notebook's path (cached dB spectrograms -> images in the dataset) gives the same image
+#   as the model's front end for the same window
 
 # %% tags=["parameters"]
 data_dir = ""

@@ -1,21 +1,20 @@
 # %% [markdown]
 # # 40 · Training (seed cells 6-7)
 #
-# Waveform crops go through the model, which computes its own log-mel (on the GPU when there is
-# one), so training, validation, TTA and submission share one front end. The crop
-# (`train_seconds`) may be longer than the scored 5-s window; the `sed` head reads one score per
-# 5-s window off its frames, the `classifier` head scores a window at a time. Augmentation:
-# Mixup of waveforms (labels: union `max`, or the seed's `blend`; `mixup_domain: image` is the
-# seed's image Mixup), SpecAugment on the model's image, random gain, a random
-# `train_soundscapes` chunk added as background, class-balanced sampling; BCE (label smoothing per
-# output) or CE. The seed's image path stays available: `data_source: images`.
-#
-# Validation: held-out recordings (first crop, targets with secondary labels) and, when the data
-# has labelled soundscape windows, those windows scored with the competition metric through the
-# inference path: the number that predicts the leaderboard and picks the best epoch. `val_fold:
-# -1` trains on everything (last epoch kept); `folds: [0, 1, 2]` trains three fold models, listed
-# in `checkpoints/ensemble.json` for the inference notebook. Mixed precision and `channels_last`
-# switch on with a GPU; `ddp_processes` trains on several GPUs (DistributedDataParallel).
+# - waveform crops through the model, which computes its own log-mel (on the GPU when there is
+#   one): training, validation, TTA and submission share one front end
+# - the crop (`train_seconds`) may be longer than the scored 5-s window; the `sed` head reads one
+#   score per 5-s window off its frames, the `classifier` head scores a window at a time
+# - augmentation: Mixup of waveforms (labels: union `max`, or the seed notebook's `blend`;
+#   `mixup_domain: image` is its image Mixup), SpecAugment on the model's image, random gain, a
+#   `train_soundscapes` chunk as background, class-balanced sampling; BCE (label smoothing per
+#   output) or CE; the seed notebook's image path: `data_source: images`
+# - validation: held-out recordings (first crop, secondary labels in the targets) and, where the
+#   data has labelled soundscape windows, those windows through the inference path: the score
+#   that predicts the leaderboard and picks the best epoch
+# - `val_fold: -1` trains on everything (last epoch kept); `folds: [0, 1, 2]` trains three fold
+#   models, listed in `checkpoints/ensemble.json` for the inference notebook
+# - mixed precision and `channels_last` with a GPU; `ddp_processes`: several GPUs (DDP)
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -47,6 +46,7 @@ from birdkit.data.folds import write_split
 from birdkit.ensemble_list import write_ensemble_list
 from birdkit.notebook import plots, session
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
+from birdkit.train.loop import best_epoch
 from birdkit.train.run import train_fold
 
 cfg, comp = session.start(globals(), "train")
@@ -84,12 +84,9 @@ for result in results:
     history = result.history
     fig = plots.history_curves(history)
     plots.save(fig, cfg.run_dir, f"training_curves_fold{result.fold}")
-    metric = "val_soundscape_auc" if "val_soundscape_auc" in history else "val_auc"
-    if metric in history and history[metric].notna().any():
-        best = history.loc[history[metric].idxmax()]
-        print(f"fold {result.fold}: best epoch {int(best.epoch)}: {metric} {best[metric]:.4f}"
-              + (f", clip val_auc {best.val_auc:.4f}" if "val_auc" in history else ""))
-    else:
-        print(f"fold {result.fold}: no validation (val_fold -1); last epoch kept")
+    best = best_epoch(history)   # the epoch whose checkpoint training kept, chosen as the Trainer chose it
+    scores = ", ".join(f"{k} {best[k]:.4f}" for k in ("val_soundscape_auc", "val_auc") if k in history)
+    print(f"fold {result.fold}: best epoch {int(best.epoch)}: {scores} -> {result.best.name}" if scores else
+          f"fold {result.fold}: no validation (val_fold -1); last epoch kept")
 history = session.pd.concat([r.history.assign(fold=r.fold) for r in results], ignore_index=True)
 history.to_csv(cfg.run_path / "history.csv", index=False)

@@ -1,21 +1,22 @@
 # %% [markdown]
 # # 50 · Self-training on the unlabelled soundscapes (noisy student)
 #
-# The competition ships thousands of unlabelled one-minute soundscapes from the test recorders;
-# self-training on them was the largest single lever of BirdCLEF 2025 and 2026. Each round: the
-# teacher (the training notebook's models, then each round's students) scores every unlabelled
-# soundscape through the inference path and writes soft labels per 5-s window; students train
-# through the same loop, each labelled crop mixed (`pseudo_mix_prob`, weight `pseudo_mix_weight`)
-# with a pseudo-labelled soundscape chunk whose probabilities are raised to `1/pseudo_temperature`,
-# chunks drawn in proportion to the teacher's confidence. With `pseudo_oof_folds` k > 1 the
-# soundscapes are split into k folds and each is labelled only by students that never saw it.
-# Labelled soundscape files (a labels file) never enter the pool. Every round's pseudo-labels,
-# checkpoints and scores stay in `checkpoints/round<r>/`; a rerun resumes at the first unfinished
-# round; `checkpoints/ensemble.json` lists each round's models for the inference notebook
-# (`ensemble_rounds`: the last round, or all rounds). `pseudo_rounds: 0` skips this stage.
-# Before each round its cost is estimated (the first from the teacher's measured scoring rate and
-# the supervised epochs, later ones from the rounds already run); with `session_budget_minutes`
-# set (a Kaggle session's limit), a round that would not end in time is skipped with a message.
+# - Thousands of unlabelled one-minute soundscapes from the test recorders: self-training on them
+#   was the largest single lever of BirdCLEF 2025 and 2026. `pseudo_rounds: 0` skips this stage.
+# - Each round, the teacher (the training notebook's models, then each round's students) scores
+#   the pool through the inference path and writes soft labels per 5-s window; labelled soundscape
+#   files never enter the pool.
+# - Students train through the same loop, each labelled crop mixed (`pseudo_mix_prob`, weight
+#   `pseudo_mix_weight`) with a pseudo-labelled chunk raised to `1/pseudo_temperature`, drawn in
+#   proportion to the teacher's confidence. `pseudo_oof_folds` k > 1: k soundscape folds, each
+#   labelled only by students that never saw it.
+# - Everything a round made stays in `checkpoints/round<r>/`; a rerun resumes at the first
+#   unfinished round; `checkpoints/ensemble.json` lists each round's models for the inference
+#   notebook (`ensemble_rounds`: last or all).
+# - Before the rounds, their cost is measured with the plan the rounds score with
+#   (`teacher_plan`: the session's GPU, else the inference backend on CPUs); with
+#   `session_budget_minutes` (a Kaggle session's limit) a round that would not end in time is
+#   skipped with a message.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -30,14 +31,12 @@ session_budget_minutes = 0.0  # a round that would end past this (minutes since 
 
 # %%
 from birdkit.ensemble_list import ENSEMBLE_LIST, read_ensemble_list
-from birdkit.infer.ensemble import TTA, load_ensemble
-from birdkit.infer.projection import audio_minutes, measure
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_file
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
 from birdkit.train.selftrain import (
     RoundClock,
-    estimate_round_minutes,
+    estimate_first_round,
     first_unfinished_round,
     import_teacher,
     run_round,
@@ -57,21 +56,17 @@ print(f"{len(pool)} unlabelled soundscapes in the pool (labelled files left out)
 
 # %% [markdown]
 # ## What a round will cost
-# Measured here: the teacher's scoring rate and the supervised epochs' duration.
+# Measured here, as the round will run: the teacher's scoring rate (its plan: backend, device) and
+# the supervised epochs' duration.
 
 # %%
 estimate = None
 if start <= cfg.pseudo_rounds and pool:
-    teacher = load_ensemble(read_ensemble_list(cfg.checkpoint_dir, "last"), cfg.backend, cfg.run_path / "export")
-    rate = measure(teacher, pool, TTA.from_config(cfg))
-    history = session.pd.read_csv(cfg.run_path / "history.csv") if (cfg.run_path / "history.csv").is_file() else None
-    epoch_seconds = float(history["seconds"].mean()) if history is not None else 0.0
-    minutes = audio_minutes(pool)
-    estimate = estimate_round_minutes(cfg, minutes, rate, epoch_seconds)
-    print(f"per round about {estimate['total_min']:.1f} min: pseudo-labelling {estimate['pseudo_label_min']:.1f} "
-          f"min ({len(pool)} files, {minutes:.0f} audio minutes at {rate:.2f} s each), training "
-          f"{estimate['train_min']:.1f} min ({estimate['students']} student(s) x {cfg.epochs} epochs x "
-          f"{epoch_seconds:.0f} s)")
+    estimate = estimate_first_round(cfg, pool)
+    print(f"{estimate['plan'].describe()}\nper round about {estimate['total_min']:.1f} min: pseudo-labelling "
+          f"{estimate['pseudo_label_min']:.1f} min ({len(pool)} files, {estimate['audio_minutes']:.0f} audio minutes "
+          f"at {estimate['rate']:.2f} s each), training {estimate['train_min']:.1f} min ({estimate['students']} "
+          f"student(s) x {cfg.epochs} epochs x {estimate['epoch_seconds']:.0f} s)")
 
 # %% [markdown]
 # ## Rounds

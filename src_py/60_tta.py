@@ -1,10 +1,15 @@
 # %% [markdown]
-# # 5 · Test-time augmentation (seed cell 8)
+# # 60 · Test-time augmentation (seed cell 8)
 #
-# `predict_with_tta` averages the model's probabilities over several views. For training
-# clips the views are the seed's random crops; for soundscapes they are time-shifted copies of
-# every 5-s window. The aggregation is a parameter (`mean` of probabilities by default). This
-# notebook measures on the validation split what TTA changes in the competition metric.
+# - What TTA changes in the competition metric, measured on validation data, for each view count
+#   in `tta_compare_views` (`birdkit.notebook.evaluate`: `clip_tta_table`, `labelled_tta_table`,
+#   `soundscape_tta_table`).
+# - Training clips: the first window, then the seed's random crops. Soundscapes: time-shifted
+#   copies of every 5-s window (`tta_shift_seconds` apart). Views are aggregated per model with
+#   `tta_aggregation` (`mean` of probabilities by default; `birdkit.infer.tta.aggregate`).
+# - Scored with the inference notebook's plan (`inference_plan`: backend, device, workers), so the
+#   seconds in the tables are the submission's.
+# - Choose `tta_views` on the labelled soundscapes; the demo's test set is a report, not for tuning.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -17,19 +22,21 @@ solution_path = ""         # ground truth of test soundscapes (demo); "" = skip 
 # %%
 from IPython.display import display
 
-from birdkit.infer.predict import load_ensemble
+from birdkit.data.folds import read_split, validation_rows
+from birdkit.infer.predict import inference_plan
 from birdkit.notebook import session
-from birdkit.notebook.evaluate import clip_tta_table, labelled_tta_table, soundscape_tta_table
+from birdkit.notebook.evaluate import clip_tta_table, first_model, labelled_tta_table, soundscape_tta_table
 from birdkit.notebook.paths import find_checkpoints
 
 cfg, comp = session.start(globals(), "tta")
 tables = session.load_tables(comp, cfg.run_dir)
 paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds)
-first = load_ensemble(paths[:1], "torch", cfg.run_path / "export")   # clips: only a model that never saw them
-ensemble = load_ensemble(paths, "torch", cfg.run_path / "export")
-split = session.pd.read_csv(cfg.run_path / "split.csv", dtype={"primary_label": str})
-val = tables.train[tables.train.filename.isin(split.query("split == 'val'").filename)]
-print(f"{len(paths)} model(s); clips validated with {paths[0]} on {len(val)} recordings of fold {cfg.train_folds[0]}")
+plan = inference_plan(cfg)
+ensemble = plan.load(cfg, paths, cfg.run_path / "export")
+first = first_model(ensemble)   # clips: only a model that never saw them
+val = validation_rows(tables.train, read_split(cfg.run_path / "split.csv"))
+print(f"{plan.describe()}\n{len(paths)} model(s); clips validated with {paths[0]} on {len(val)} recordings of "
+      f"fold {cfg.train_folds[0]}")
 
 # %% [markdown]
 # ## Validation clips: first window vs. random crops

@@ -15,13 +15,16 @@
 #   cost per weight are shed (never below one model), each decision printed and kept in
 #   `budget.json`. The watchdog stops scoring at `deadline_minutes` (0 = 90% of the budget) and keeps
 #   the fallback rows for the rest. `strict_budget: true` refuses an over-budget ensemble instead.
-# - The backend is a parameter: `torch`, `onnxruntime` or `openvino` (falls back to torch). Any set
+# - The backend is a parameter: `torch`, `onnxruntime` or `openvino` (falls back to torch);
+#   `inference_plan` decides it with the device and the worker processes, and prints it. Any set
 #   of checkpoints is an ensemble: `ensemble_average` mean of probabilities or of ranks, with
 #   `ensemble_weights`. Post-processing per file: `file_max_rescale`, neighbour-window `smoothing`,
 #   and an optional per-site or per-hour `prior` (2026 names carry site and hour).
 # - The seed's view (`filename, predicted_species, confidence`) is written as
 #   `submission_seed_view.csv`. An empty `test_soundscapes/` (the public data) predicts a few train
 #   soundscapes as a dry run, and says so. Any year: each file gets the rows of its own length.
+# - At the end: a few rows of the seed's view, the confidence per window, and one soundscape's
+#   top species per window as a heatmap.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -43,17 +46,14 @@ solution_path = ""         # ground truth in submission layout: print the compet
 submission_path = ""       # "" = <run_dir>/submission.csv (Kaggle params: submission.csv)
 
 # %%
-from pathlib import Path
-
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
 from birdkit.data.competition import detect_layout
-from birdkit.infer.predict import choose_soundscapes, load_ensemble, predict_soundscapes, seed_view
+from birdkit.infer.predict import choose_soundscapes, inference_plan, predict_soundscapes, seed_view
 from birdkit.infer.priors import adjust_submission
 from birdkit.infer.projection import check_budget, plan_budget, project
-from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior
+from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior, output_paths
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
 from birdkit.notebook.paths import find_checkpoints
@@ -63,12 +63,12 @@ layout = detect_layout(comp)  # the year: test file length (rows of an undecodab
 sample_submission = pd.read_csv(comp / "sample_submission.csv")
 classes = list(sample_submission.columns[1:])
 files, dry_run = choose_soundscapes(comp, cfg.dry_run_soundscapes, cfg.max_test_files)
-out = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
+out = output_paths(cfg)   # submission.csv, the seed's view beside it, score.txt
 prior_of_class, fallback_note = label_prior(layout.metadata_csv, classes)
-writer = SubmissionWriter(out)
+writer = SubmissionWriter(out.submission)
 writer.write(fallback_submission(files, classes, prior_of_class, cfg.sample_rate, cfg.window_samples,
                                  layout.test_file_seconds))
-print(f"wrote {out} before scoring: {len(files)} soundscapes, every row ({fallback_note})")
+print(f"wrote {out.submission} before scoring: {len(files)} soundscapes, every row ({fallback_note})")
 if dry_run:
     print("test_soundscapes/ is empty (public data): DRY RUN on train soundscapes; "
           "Kaggle fills the folder when it reruns the submitted notebook")
@@ -78,8 +78,9 @@ if dry_run:
 
 # %%
 paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds)
-ensemble = load_ensemble(paths, cfg.backend, cfg.run_path / "export", cfg.threads, cfg.frontend_in_graph,
-                         chunk_seconds=cfg.infer_chunk_seconds, weights=cfg.ensemble_weights, skip_broken=True)
+plan = inference_plan(cfg, len(files))   # CPU: Kaggle scores the submission on CPUs
+print(plan.describe())
+ensemble = plan.load(cfg, paths, cfg.run_path / "export", weights=cfg.ensemble_weights, skip_broken=True)
 print(f"{len(ensemble.members)} of {len(paths)} checkpoint(s) loaded, backend {ensemble.members[0].backend.name}")
 budget = plan_budget(ensemble, files, cfg, layout, dry_run)
 if cfg.strict_budget:  # the earlier behaviour: time two files first, refuse an ensemble over the target
@@ -103,9 +104,9 @@ if cfg.prior != "off":  # per-site or per-hour class prior learned from the labe
     writer.write(result.submission)
     print(prior_note)
 seed = seed_view(result.submission)
-seed.to_csv(out.with_name("submission_seed_view.csv"), index=False)
+seed.to_csv(out.seed_view, index=False)
 t = result.timings
-print(f"wrote {out}: {len(result.submission)} rows x {result.submission.shape[1] - 1} labels; "
+print(f"wrote {out.submission}: {len(result.submission)} rows x {result.submission.shape[1] - 1} labels; "
       f"{t['files']} files in {t['seconds']:.1f} s ({t['seconds'] / max(t['files'], 1):.2f} s per file, "
       f"{t['workers']} worker process(es), model {t['model_seconds']:.1f} s)")
 
@@ -114,15 +115,22 @@ print(f"wrote {out}: {len(result.submission)} rows x {result.submission.shape[1]
 
 # %%
 display(seed.head(10))
-fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.hist(result.submission.iloc[:, 1:].max(axis=1), bins=30, color="#3b528b")
-ax.set(title="Top probability per 5-s window", xlabel="confidence", ylabel="windows")
+fig = plots.histogram(result.submission.iloc[:, 1:].max(axis=1), "Top probability per 5-s window", "confidence",
+                      bins=30)
 plots.save(fig, cfg.run_dir, "confidence")
+
+# %% [markdown]
+# ## One soundscape: top species per window
+# The models' probabilities of the first soundscape scored (before the optional `prior`).
+
+# %%
+fig = plots.window_heatmap(result.per_file, classes, cfg.window_seconds)
+plots.save(fig, cfg.run_dir, "soundscape_heatmap")
 
 # %%
 if cfg.solution_path and not dry_run:
     partial = bool(cfg.max_test_files)
     score = score_submission(result.submission, pd.read_csv(cfg.solution_path), submitted_files_only=partial)
-    (cfg.run_path / "score.txt").write_text(f"{score:.6f}\n")
+    out.score.write_text(f"{score:.6f}\n")
     print(f"competition metric (macro ROC-AUC) against {cfg.solution_path}: {score:.4f}"
           + (f" (on the {len(files)} files predicted: max_test_files)" if partial else ""))

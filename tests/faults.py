@@ -1,4 +1,4 @@
-"""Killing a stage part-way (issues 7 and 22), written once for every fault test: the stage runs
+"""Killing a stage part-way, written once for every fault test: the stage runs
 in a child Python, is SIGKILLed mid-stage, and the test reruns it in its own process.
 
 The kill lands where it does the most harm: the child stalls inside its ``stall_at``-th

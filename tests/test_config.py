@@ -1,4 +1,4 @@
-"""One source of defaults and a closed config (issue 15)."""
+"""One source of defaults and a closed config."""
 import ast
 import dataclasses
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from birdkit.config import Config, ConfigError, defaults
+from birdkit.config import Config, ConfigError, defaults, load_params
 from birdkit_tools.runner import resolve_params
 
 
@@ -97,3 +97,57 @@ def test_runner_set_overrides_a_parameter_and_is_validated(tmp_path, root):
         resolve_params(root / "params" / "smoke.yaml", parse_sets(["epoch=3"]))
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         parse_sets(["epochs"])
+
+
+# ---- parameter files: only what differs from Config, and include: ----
+
+def restated(path) -> list:
+    """Keys of ``path`` (itself, not its include) whose value is the one the file would have
+    without them: Config's default, or the included file's value."""
+    own = yaml.safe_load(path.read_text()) or {}
+    below = Config.from_dict(load_params(path.parent / own["include"]) if "include" in own else {})
+    cfg = Config.from_yaml(path)
+    return [k for k in own if k != "include" and getattr(cfg, k) == getattr(below, k)]
+
+
+def test_parameter_files_state_only_what_differs_from_the_defaults(root):
+    files = sorted((root / "params").glob("*.yaml"))
+    assert len(files) >= 5
+    for path in files:
+        assert not restated(path), f"{path.name} restates its default for {restated(path)}: remove them"
+
+
+def test_a_key_equal_to_its_default_or_its_include_is_found(tmp_path):
+    (tmp_path / "base.yaml").write_text("epochs: 3\nlr: 0.01\n")
+    (tmp_path / "a.yaml").write_text('data_dir: ""\nseed: 42\nfmin: 20\nepochs: 4\n')   # 20 == 20.0
+    (tmp_path / "b.yaml").write_text("include: base.yaml\nepochs: 3\nseed: 1\n")
+    assert restated(tmp_path / "a.yaml") == ["data_dir", "seed", "fmin"]
+    assert restated(tmp_path / "b.yaml") == ["epochs"]
+
+
+def test_include_is_read_relative_to_the_including_file_and_overridden(tmp_path, monkeypatch):
+    (tmp_path / "base.yaml").write_text("epochs: 3\nlr: 0.01\ncompetition: birdclef-2025\n")
+    (tmp_path / "mid.yaml").write_text("include: base.yaml\nlr: 0.02\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "top.yaml").write_text("include: ../mid.yaml\ncompetition: birdclef-2026\n")
+    monkeypatch.chdir(tmp_path / "sub")   # relative to the file, not to the working folder
+    top = tmp_path / "sub" / "top.yaml"
+    assert load_params(top) == {"epochs": 3, "lr": 0.02, "competition": "birdclef-2026"}
+    cfg = Config.from_yaml(top, epochs=5)
+    assert (cfg.epochs, cfg.lr, cfg.competition) == (5, 0.02, "birdclef-2026")
+    assert resolve_params(top, {"seed": 1}) == {"epochs": 3, "lr": 0.02, "competition": "birdclef-2026", "seed": 1}
+
+
+def test_a_missing_or_bad_include_names_the_file(tmp_path):
+    (tmp_path / "a.yaml").write_text("include: nope.yaml\nepochs: 3\n")
+    with pytest.raises(ConfigError, match=r"a\.yaml: include 'nope\.yaml': no such file .*nope\.yaml"):
+        load_params(tmp_path / "a.yaml")
+    with pytest.raises(ConfigError, match="a.yaml: include 'nope.yaml'"):
+        resolve_params(tmp_path / "a.yaml", {})
+    (tmp_path / "b.yaml").write_text("include: [x.yaml]\n")
+    with pytest.raises(ConfigError, match="b.yaml: include must be one parameter file's path"):
+        load_params(tmp_path / "b.yaml")
+    (tmp_path / "c.yaml").write_text("include: d.yaml\n")
+    (tmp_path / "d.yaml").write_text("include: c.yaml\n")
+    with pytest.raises(ConfigError, match="include cycle"):
+        load_params(tmp_path / "c.yaml")

@@ -123,11 +123,17 @@ def test_labelled_chunks_and_validation_map_windows_to_rows(tmp_path):
     class Level(torch.nn.Module):
         """A stand-in BirdModel: its "image" of a window is the window, and the logit of class c is
         the window's mean level times (c - 1)."""
-        sed, in_chans, window_samples, mel = None, 1, 5 * SR, MelSettings(sample_rate=SR)
+        in_chans, window_samples, mel = 1, 5 * SR, MelSettings(sample_rate=SR)
 
         def __init__(self):
             super().__init__()
             self.unused = torch.nn.Parameter(torch.zeros(1))   # a device to be on
+
+        def image_samples(self, chunk_samples):               # a classifier's: one window per image
+            return self.window_samples
+
+        def windows_per_image(self, chunk_samples):
+            return 1
 
         def chunk_wave(self, chunks):
             return chunks.reshape(-1, self.window_samples)

@@ -1,4 +1,4 @@
-"""Inference in worker processes (issue 5): same rows as in-process, reused pool, clean errors."""
+"""Inference in worker processes: same rows as in-process, reused pool, clean errors."""
 import dataclasses
 import pickle
 import shutil
@@ -8,9 +8,18 @@ import pytest
 import torch
 import torchaudio.transforms as T
 
-from birdkit.config import Config
+from birdkit.config import Config, ConfigError
 from birdkit.data.audio import AudioError, clean, load_audio
-from birdkit.infer.predict import AUTO_POOL_MIN_FILES, cpu_cores, load_ensemble, predict_soundscapes, worker_count
+from birdkit.infer import predict
+from birdkit.infer.predict import (
+    AUTO_POOL_MIN_FILES,
+    Plan,
+    cpu_cores,
+    inference_plan,
+    load_ensemble,
+    predict_soundscapes,
+    worker_count,
+)
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.models.frontend import MelFrontEnd, MelSettings
 
@@ -67,8 +76,24 @@ def test_worker_count():
     assert worker_count(0, 1) == 1
     assert worker_count(0, AUTO_POOL_MIN_FILES - 1) == 1   # a dry run: not worth starting workers
     assert worker_count(0, 700) == cpu_cores()             # Kaggle's rerun: one per usable core
-    with pytest.raises(ValueError, match="infer_workers"):
-        Config(infer_workers=-1).validate()
+    with pytest.raises(ConfigError, match="infer_workers"):   # refused when the config is built
+        Config(infer_workers=-1)
+
+
+def test_inference_plan_decides_backend_device_workers_and_threads(monkeypatch):
+    cfg = Config(backend="openvino", threads=3)
+    monkeypatch.setattr(predict, "resolve_backend", lambda name: name)   # as if installed
+    monkeypatch.setattr(predict, "gpu_here", lambda: True)
+    assert inference_plan(cfg, 700) == Plan("openvino", "cpu", cpu_cores(), 3, "openvino")   # the submission: CPU
+    assert inference_plan(cfg, 700, use_gpu=True) == Plan("torch", "cuda", 1, 3, "openvino")  # pseudo-labels
+    monkeypatch.setattr(predict, "gpu_here", lambda: False)
+    assert inference_plan(cfg, 700, use_gpu=True).device == "cpu"
+    assert inference_plan(cfg, 10).workers == inference_plan(cfg).workers == 1
+    assert inference_plan(dataclasses.replace(cfg, infer_workers=2), 10).workers == 2
+    assert "2 worker processes" in inference_plan(dataclasses.replace(cfg, infer_workers=2), 10).describe()
+    monkeypatch.setattr(predict, "resolve_backend", lambda name: "torch")   # openvino missing
+    plan = inference_plan(cfg, 10)
+    assert (plan.backend, plan.asked) == ("torch", "openvino") and "openvino is not installed" in plan.describe()
 
 
 def test_audio_error_survives_pickling():

@@ -1,4 +1,4 @@
-"""Faults (issues 7 and 22): every stage that writes, killed part-way (SIGKILL, ``faults``), reruns
+"""Faults: every stage that writes, killed part-way (SIGKILL, ``faults``), reruns
 to outputs that are complete and equal to an uninterrupted run's; a truncated cache file,
 checkpoint, pseudo-label file or ensemble list is found out and written again, or, where
 rebuilding is not the reader's job, is an error naming the file; never loaded half-written.

@@ -22,7 +22,7 @@ import papermill as pm
 import pytest
 
 from birdkit.config import Config
-from birdkit.data.tables import class_list, read_taxonomy
+from birdkit.data.tables import submission_classes
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.notebook.wheels import python_tag
 from birdkit_tools.kaggle.stage import pinned, stage
@@ -40,8 +40,8 @@ def kaggle_input(tmp: Path, demo: dict) -> Path:
     shutil.copytree(ROOT / "src_py" / "birdkit", inputs / "datasets" / "someone" / "birdkit-code" / "birdkit",
                     ignore=shutil.ignore_patterns("__pycache__"))
     cfg = Config(model_name="test_efficientnet", n_mels=64, n_fft=1024)
-    classes = class_list(read_taxonomy(comp / "taxonomy.csv"))
-    save_checkpoint(inputs / "notebooks" / "someone" / "birdkit-train" / "checkpoints" / "best_model_improved.pth",
+    classes = submission_classes(comp / "sample_submission.csv")
+    save_checkpoint(inputs / "notebooks" / "someone" / "birdkit-train" / "checkpoints" / "best.pth",
                     build_model(cfg, classes), make_contract(cfg, classes))
     return inputs
 

@@ -18,7 +18,7 @@ LAYOUTS = {
     "datasets": lambda slug: Path("datasets") / "someone" / slug,
     "notebooks": lambda slug: Path("notebooks") / "someone" / slug,
 }
-CHECKPOINT = "best_model_improved.pth"
+CHECKPOINT = "best.pth"
 
 
 def make_competition(folder: Path) -> Path:
@@ -124,7 +124,7 @@ def test_nothing_attached_is_said(tmp_path, capsys, clean_sys_path):
     assert sys.path == before
     with pytest.raises(FileNotFoundError, match="no competition folder found under"):
         find_competition_dir("", str(root))
-    with pytest.raises(FileNotFoundError, match=f"no ensemble.json or {CHECKPOINT} in"):
+    with pytest.raises(FileNotFoundError, match=rf"no ensemble.json or {CHECKPOINT} \(or best_model_improved.pth\) in"):
         find_checkpoints([], tmp_path / "no-run", str(root))
     assert find_wheel_dirs(root) == [] and find_wheel_dirs(tmp_path / "missing") == []
 

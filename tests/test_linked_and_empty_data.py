@@ -1,5 +1,5 @@
 """A competition folder whose audio files are symbolic links (a subset carved out of a larger
-dataset), one without a usable recording, and the plotting helpers on empty input (issue 22).
+dataset), one without a usable recording, and the plotting helpers on empty input.
 
 Links inside the folder are followed wherever they point; names that leave the folder (absolute,
 ``..``) are still refused. With no usable recording the first notebook stops in its setup cell
@@ -185,6 +185,7 @@ EMPTY_CALLS = {
     "locations": lambda: plots.locations(pd.DataFrame(columns=["longitude", "latitude", "class_name"])),
     "spectrogram_grid": lambda: plots.spectrogram_grid([], [], SR, 512, 16000),
     "history_curves": lambda: plots.history_curves(pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])),
+    "window_heatmap": lambda: plots.window_heatmap({}, ["amekes", "1139490"]),
 }
 
 
@@ -210,10 +211,36 @@ def test_empty_variants_that_the_notebooks_can_meet(tmp_path):
             plots.histogram([], "t", "x"),
             plots.bar_counts(pd.Series(dtype=float).value_counts(), "rating", "windows"),
             plots.locations(pd.DataFrame({"longitude": [np.nan], "latitude": [1.0], "class_name": ["Aves"]})),
-            plots.history_curves(pd.DataFrame())]
+            plots.history_curves(pd.DataFrame()),
+            plots.window_heatmap({tmp_path / "short.ogg": np.zeros((0, 2))}, ["a", "b"])]   # a file, no window
     try:
         for fig in figs:
             assert any(t.get_text().startswith("nothing to plot") for ax in fig.axes for t in ax.texts)
             fig.savefig(tmp_path / "x.png")
     finally:
         plt.close("all")
+
+
+def test_window_heatmap_shows_the_top_species_of_one_soundscape_per_window(tmp_path):
+    classes = [f"sp{k}" for k in range(20)]
+    rng = np.random.default_rng(0)
+    probs = rng.uniform(0, 0.3, (6, 20)).astype(np.float32)
+    probs[2, 7], probs[4, 3], probs[0, 15] = 0.95, 0.9, 0.8
+    other = np.ones((3, 20), np.float32)
+    fig = plots.window_heatmap({tmp_path / "a.ogg": probs, tmp_path / "b.ogg": other}, classes, 5.0, top=4)
+    try:
+        ax = fig.axes[0]
+        top = list(np.argsort(-probs.max(axis=0), kind="stable")[:4])
+        assert top[:3] == [7, 3, 15]
+        assert [t.get_text() for t in ax.get_yticklabels()] == [classes[k] for k in top]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "10", "15", "20", "25", "30"]
+        np.testing.assert_allclose(ax.images[0].get_array(), probs[:, top].T)   # the first file, species x windows
+        assert ax.get_title().startswith("a.ogg: top 4 species")
+        assert plots.save(fig, tmp_path, "heatmap").stat().st_size > 0
+    finally:
+        plt.close(fig)
+    fig = plots.window_heatmap({tmp_path / "a.ogg": probs, tmp_path / "b.ogg": other}, classes, file=tmp_path / "b.ogg")
+    try:
+        assert fig.axes[0].get_title().startswith("b.ogg") and fig.axes[0].images[0].get_array().shape == (12, 3)
+    finally:
+        plt.close(fig)

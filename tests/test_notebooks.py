@@ -73,11 +73,11 @@ def test_smoke_run_writes_everything(smoke_run):
     names = sorted(p.name for p in (run / "notebooks").iterdir())
     assert len([n for n in names if n.endswith(".ipynb")]) == 7 and len([n for n in names if n.endswith(".html")]) == 7
     for f in ("params.resolved.yaml", "git_revision.txt", "config.yaml", "split.csv", "history.csv",
-              "submission.csv", "submission_seed_view.csv", "checkpoints/fold0/best_model_improved.pth",
+              "submission.csv", "submission_seed_view.csv", "checkpoints/fold0/best.pth",
               "checkpoints/fold0/last.pth", "checkpoints/ensemble.json", "checkpoints/round1/pseudo_labels.npz",
-              "checkpoints/round1/fold0/best_model_improved.pth", "checkpoints/round1/done.json",
+              "checkpoints/round1/fold0/best.pth", "checkpoints/round1/done.json",
               "spectrograms/waves", "plots/training_curves_fold0.png", "plots/top30_species.png",
-              "plots/pseudo_confidence_round1.png"):
+              "plots/pseudo_confidence_round1.png", "plots/soundscape_heatmap.png"):
         assert (run / f).exists(), f
     assert "run folder:" in stdout and "submission score" in stdout
     html = (run / "notebooks" / "40_train.html").read_text()
@@ -128,8 +128,8 @@ def test_inference_over_budget_sheds_and_still_writes_a_valid_submission(root, s
     """The ensemble cannot fit a 0.2-min budget: the notebook sheds, writes every row and exits 0;
     with strict_budget it refuses as before."""
     run, demo, _ = smoke_run
-    checkpoints = [run / "checkpoints/fold0/best_model_improved.pth",
-                   run / "checkpoints/round1/fold0/best_model_improved.pth"]
+    checkpoints = [run / "checkpoints/fold0/best.pth",
+                   run / "checkpoints/round1/fold0/best.pth"]
 
     def infer(name, *sets):
         cmd = [sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
@@ -171,7 +171,7 @@ def test_killed_inference_notebook_leaves_the_fallback_submission(root, smoke_ru
     cmd = [sys.executable, "-m", "birdkit_tools.runner", "--params", str(root / "params/smoke.yaml"),
            "--data-dir", str(demo["competition_dir"]), "--runs-dir", str(run.parent), "--name", "killed",
            "--only", "70", "--notebooks", str(root / "notebooks"),
-           "--set", f"checkpoint_paths=[{run / 'checkpoints/fold0/best_model_improved.pth'}]"]
+           "--set", f"checkpoint_paths=[{run / 'checkpoints/fold0/best.pth'}]"]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 300

@@ -1,4 +1,4 @@
-"""Predictions on every real recording in ../shared/real_audio (issue 7): finite, in [0, 1], and
+"""Predictions on every real recording in tests/data/real_audio: finite, in [0, 1], and
 one row per 5-s window (ceil(duration / 5)), the 120-s 48 kHz soundscape and 10-s silence included."""
 import math
 

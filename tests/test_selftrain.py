@@ -1,15 +1,30 @@
-"""Self-training rounds (issue 12): out-of-fold pseudo-labels, resume after an interruption."""
+"""Self-training rounds: out-of-fold pseudo-labels, resume after an interruption; the teacher's
+plan shared by a round's estimate and the round, and its soft labels taken from the inference result."""
+import dataclasses
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from birdkit.config import Config
 from birdkit.data.folds import soundscape_folds
 from birdkit.ensemble_list import read_ensemble_list, write_ensemble_list
+from birdkit.infer import predict
+from birdkit.metrics import file_stems
+from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.train.run import train_fold
-from birdkit.train.selftrain import PSEUDO_NAME, PseudoSet, first_unfinished_round, run_round
+from birdkit.train.selftrain import (
+    PSEUDO_NAME,
+    PseudoSet,
+    estimate_first_round,
+    first_unfinished_round,
+    label_files,
+    run_round,
+    teacher_plan,
+)
 from conftest import tone, write_tone_clips
 from faults import kill_mid_stage
 
@@ -78,3 +93,50 @@ def test_a_round_resumes_after_an_interruption(data, tmp_path):
     assert pseudo.stat().st_mtime_ns == stamp                    # pseudo-labels reused, not recomputed
     history = result.students[-1][0].history
     assert history.epoch.tolist() == [1, 2, 3, 4] and first_unfinished_round(cfg) == 2
+
+
+def untrained_teacher(cfg):
+    """An untrained model listed as round 0 (no training: the plan and the arrays are tested, not the labels)."""
+    torch.manual_seed(0)
+    best = save_checkpoint(cfg.checkpoint_dir / "fold0" / "best.pth", build_model(cfg, CLASSES),
+                           make_contract(cfg, CLASSES))
+    write_ensemble_list(cfg.checkpoint_dir, [SimpleNamespace(fold=0, best=best)], 0)
+    return best
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_a_rounds_estimate_and_the_round_score_with_one_plan(data, tmp_path, monkeypatch, gpu):
+    _, files = data
+    cfg = cfg_for(tmp_path, backend="openvino", threads=2, infer_chunk_seconds=5.0)
+    teacher = untrained_teacher(cfg)
+    asked, real = [], predict.load_ensemble
+
+    def spy(paths, backend, work_dir, threads=0, frontend_in_graph=False, chunk_seconds=0.0, device="cpu", **kw):
+        asked.append((backend, device, threads, frontend_in_graph, chunk_seconds))
+        return real(paths, "torch", work_dir, chunk_seconds=chunk_seconds, **kw)   # scored on this CPU anyway
+    monkeypatch.setattr(predict, "gpu_here", lambda: gpu)   # a training session's GPU, or none
+    monkeypatch.setattr(predict, "load_ensemble", spy)
+    estimate = estimate_first_round(cfg, files)                        # the notebook's estimate
+    label_files([teacher], files, cfg, tmp_path / "round1", progress=False)   # the round's scoring
+    assert len(asked) == 2 and asked[0] == asked[1], asked
+    assert asked[0] == (("torch", "cuda") if gpu else ("openvino", "cpu")) + (2, False, 5.0)
+    assert estimate["plan"] == teacher_plan(cfg, len(files))
+    assert estimate["plan"].backend == ("torch" if gpu else "openvino") and estimate["rate"] > 0
+    assert estimate["audio_minutes"] == pytest.approx(4 * 15 / 60, rel=1e-3) and estimate["epoch_seconds"] == 0.0
+
+
+def test_soft_labels_are_each_files_submission_rows(data, tmp_path):
+    _, files = data
+    cfg = cfg_for(tmp_path, smoothing=0.3, file_max_rescale=1.0)   # the teacher scores raw: neither applies
+    teacher = untrained_teacher(cfg)
+    (tmp_path / "broken.ogg").write_bytes(b"OggS" + bytes(100))
+    kept, probs, skipped = label_files([teacher], files + [tmp_path / "broken.ogg"], cfg, tmp_path / "w",
+                                       progress=False)
+    assert kept == files and [s["filename"] for s in skipped] == ["broken.ogg"]
+    raw = dataclasses.replace(cfg, smoothing=0.0, file_max_rescale=0.0)
+    sub = predict.predict_soundscapes(files, predict.load_ensemble([teacher], "torch", tmp_path / "x"), raw,
+                                      progress=False).submission
+    stems = file_stems(sub["row_id"])
+    for path, p in zip(kept, probs):
+        assert p.dtype == np.float32 and p.shape == (3, len(CLASSES))
+        np.testing.assert_allclose(p, sub.loc[stems == path.stem, CLASSES].to_numpy(np.float32), atol=1e-6)

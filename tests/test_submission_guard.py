@@ -1,5 +1,6 @@
 """A submission that always scores: fallback rows first, atomic rewrites, the adaptive budget
 (shedding, watchdog), a member or a file that raises, a killed run, rounds that fit a session."""
+import dataclasses
 import os
 import signal
 import subprocess
@@ -18,7 +19,8 @@ from birdkit.data.windows import row_ids
 from birdkit.infer.budget import Budget
 from birdkit.infer.ensemble import TTA, Scored, load_ensemble
 from birdkit.infer.predict import list_audio, predict_soundscapes
-from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior
+from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior, output_paths
+from birdkit.metrics import file_stems
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.train.selftrain import RoundClock
 from conftest import ROOT, tone
@@ -189,6 +191,34 @@ def test_a_member_that_raises_is_dropped_and_a_file_that_raises_keeps_its_fallba
                                 progress=False).submission.set_index("row_id")
     others = [r for r in sub.index if not r.startswith(files[3].stem + "_")]
     np.testing.assert_allclose(sub.loc[others].to_numpy(), alone.loc[others].to_numpy(), atol=1e-5)
+
+
+def test_per_file_arrays_are_the_submission_rows_of_each_scored_file(setup, tmp_path):
+    cfg, paths, files, _, meta = setup
+    (tmp_path / "broken.ogg").write_bytes(b"OggS" + bytes(100))
+    files = files + [tmp_path / "broken.ogg"]
+    prior, _ = label_prior(meta, CLASSES)
+    cfg = dataclasses.replace(cfg, smoothing=0.2, file_max_rescale=0.5, ensemble_average="rank")   # post-processed
+    result = predict_soundscapes(files, load_ensemble(paths, "torch", tmp_path / "export"), cfg, fallback=prior,
+                                 progress=False)
+    assert list(result.per_file) == files[:-1]   # the undecodable file has its fallback rows, no array
+    stems = file_stems(result.submission["row_id"])
+    for path, probs in result.per_file.items():
+        rows = result.submission.loc[stems == path.stem, CLASSES].to_numpy()
+        assert probs.dtype == np.float32 and probs.shape == rows.shape == (np.ceil(SECONDS[files.index(path)] / 5), 3)
+        np.testing.assert_array_equal(probs, rows)
+    assert (result.submission.loc[stems == "broken", CLASSES].to_numpy() == prior).all()
+
+
+def test_output_paths_follow_submission_path(tmp_path):
+    out = output_paths(Config(run_dir=str(tmp_path / "run")))
+    assert (out.submission, out.seed_view, out.score) == (tmp_path / "run" / "submission.csv",
+                                                         tmp_path / "run" / "submission_seed_view.csv",
+                                                         tmp_path / "run" / "score.txt")
+    out = output_paths(Config(run_dir=str(tmp_path / "run"), submission_path=str(tmp_path / "kaggle" / "sub.csv")))
+    assert (out.submission, out.seed_view, out.score) == (tmp_path / "kaggle" / "sub.csv",
+                                                         tmp_path / "kaggle" / "submission_seed_view.csv",
+                                                         tmp_path / "run" / "score.txt")
 
 
 def test_a_checkpoint_that_does_not_load_is_left_out_unless_none_is_left(setup, tmp_path, capsys):

@@ -6,7 +6,6 @@ from birdkit.data.folds import assign_folds, split_table
 from birdkit.data.tables import (
     TableError,
     check_submission_columns,
-    class_list,
     label_map,
     make_targets,
     parse_label_list,
@@ -36,8 +35,8 @@ def comp(tmp_path):
 
 def test_numeric_labels_stay_strings(comp):
     tax = read_taxonomy(comp / "taxonomy.csv")
-    assert class_list(tax) == ["1139490", "126247", "amekes"]
-    assert label_map(class_list(tax))["1139490"] == 0
+    assert tax.primary_label.tolist() == ["1139490", "amekes", "126247"]
+    assert label_map(sorted(tax.primary_label))["1139490"] == 0
 
 
 def test_bad_rows_are_reported_by_row_and_reason(comp):

@@ -1,6 +1,7 @@
-"""The waveform training path (issue 11): a separable set is learnt, one front end for every path,
+"""The waveform training path: a separable set is learnt, one front end for every path,
 val_fold -1 and several folds."""
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -10,7 +11,7 @@ from birdkit.data.datasets import ClipDataset, ImageDataset, place
 from birdkit.ensemble_list import read_ensemble_list, write_ensemble_list
 from birdkit.models import build_model, model_from_checkpoint
 from birdkit.train.factory import make_training_data
-from birdkit.train.loop import Trainer, seed_everything
+from birdkit.train.loop import Trainer, best_epoch, seed_everything
 from birdkit.train.run import train_fold
 from conftest import write_tone_clips
 
@@ -75,6 +76,15 @@ def test_validation_targets_include_secondary_labels(tones, tmp_path):
     assert target.tolist() == [1.0, 0.0, 1.0]          # secondary counts as present in validation
     _, train_target, _ = data.train.dataset[0]
     assert train_target.tolist() == [1.0, 0.0, cfg.secondary_weight]
+
+
+def test_best_epoch_is_the_one_training_keeps():
+    """The soundscape score picks it (first of a tie), else the clip score; without validation the last."""
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_auc": [0.5, 0.9, 0.7, 0.9],
+                            "val_soundscape_auc": [0.6, 0.7, 0.8, 0.8]})
+    assert best_epoch(history).epoch == 3
+    assert best_epoch(history.drop(columns="val_soundscape_auc")).epoch == 2
+    assert best_epoch(history[["epoch"]]).epoch == 4 and best_epoch(history.iloc[:0]) is None
 
 
 @pytest.mark.slow

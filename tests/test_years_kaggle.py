@@ -4,20 +4,20 @@ import json
 import pytest
 import yaml
 
-from birdkit.config import Config
-from birdkit_tools.kaggle.stage import stage
-
-
-def _params(root, name):
-    return yaml.safe_load((root / "params" / name).read_text())
+from birdkit.config import Config, load_params
+from birdkit_tools.kaggle.stage import kernel_params, stage
 
 
 @pytest.mark.parametrize("year", [2024, 2026])
 def test_year_params_are_kaggle_yaml_with_their_competition(root, year):
-    base, year_params = _params(root, "kaggle.yaml"), _params(root, f"kaggle-{year}.yaml")
+    path = root / "params" / f"kaggle-{year}.yaml"
+    assert yaml.safe_load(path.read_text()) == {"include": "kaggle.yaml", "competition": f"birdclef-{year}"}
+    year_params, base = load_params(path), load_params(root / "params" / "kaggle.yaml")
     assert year_params.pop("competition") == f"birdclef-{year}"
     assert year_params == {k: v for k, v in base.items() if k != "competition"}
-    Config.from_dict(_params(root, f"kaggle-{year}.yaml"))
+    staged = kernel_params(root, f"params/kaggle-{year}.yaml", {"params": {"pseudo_rounds": 1}})
+    assert staged == {**base, "competition": f"birdclef-{year}", "pseudo_rounds": 1}   # what make push injects
+    assert Config.from_dict(staged).competition == f"birdclef-{year}"
 
 
 def test_staged_kernels_attach_the_params_competition(root, tmp_path):

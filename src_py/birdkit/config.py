@@ -20,13 +20,13 @@ from typing import Literal
 import yaml
 
 from .models.frontend import MelSettings
+from .models.registry import HEADS
 from .util.provenance import git_revision
 
 CropPolicy = Literal["first", "windows", "loudest"]
 Loss = Literal["bce", "ce"]
 Backend = Literal["torch", "onnxruntime", "openvino"]
 DataSource = Literal["waves", "audio", "images"]
-Head = Literal["classifier", "sed"]
 WindowPool = Literal["attention", "max", "mean"]
 FreqPool = Literal["gem", "bands"]
 MixupDomain = Literal["wave", "image"]
@@ -79,7 +79,8 @@ class Config:
     freq_channel: bool = False          # add a band-position channel for the backbone (CoordConv)
     drop_rate: float = 0.2
     drop_path_rate: float = 0.0         # stochastic depth (timm backbones that have it)
-    head: Head = "classifier"           # classifier: one label vector per crop; sed: framewise + attention
+    head: str = "classifier"            # a name in models.registry.HEADS; classifier: one label vector per
+                                        # crop; sed: framewise + attention
     window_pool: WindowPool = "attention"   # sed: frames inside a 5-s window -> one score
     freq_pool: FreqPool = "gem"         # sed: GeM over frequency, or 4 coarse bands kept (small CNNs)
     # ---- training (seed cell 7)
@@ -107,6 +108,9 @@ class Config:
     reverb_prob: float = 0.0            # reverberate this share of crops (synthetic impulse response)
     reverb_rt60_s: tuple = (0.2, 1.5)   # its reverberation time, drawn from this range
     time_shift: bool = True             # short clips land at a random offset inside the crop
+    # augmentation steps in order (names in birdkit.augment.registry); each has its switch above
+    wave_augment: tuple = ("time_shift", "gain", "reverb", "lowpass", "background", "pseudo_mix")
+    batch_augment: tuple = ("specaugment", "mixup")  # each in its domain: wave steps before the front end
     sampler_power: float = 0.5          # 0 = natural frequencies, 1 = balanced
     n_folds: int = 5
     val_fold: int = 0                   # -1 = train on everything, no validation, last epoch kept
@@ -217,7 +221,7 @@ class Config:
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> Config:
-        values = yaml.safe_load(Path(path).read_text()) or {}
+        values = load_params(path)
         values.update(overrides)
         return cls.from_dict(values, str(path))
 
@@ -227,12 +231,15 @@ class Config:
             (self.window_seconds > 0 and self.train_seconds > 0, "window_seconds and train_seconds must be > 0"),
             (self.batch_size >= 1 and self.epochs >= 0, "batch_size must be >= 1 and epochs >= 0"),
             (self.in_chans in (1, 3), "in_chans must be 1 or 3"),
+            (self.head in HEADS, f"head must be one of {tuple(HEADS)}, got {self.head!r}"),
             (self.tta_views >= 1 and all(int(v) >= 1 for v in self.tta_compare_views),
              "tta_views and tta_compare_views must be >= 1"),
             (self.infer_workers >= 0 and self.threads >= 0, "infer_workers and threads must be >= 0"),
             (-1 <= self.val_fold < self.n_folds, "val_fold must be -1 (all data) or a fold below n_folds"),
             (all(0 <= f < self.n_folds for f in self.folds), "folds must be folds below n_folds"),
             (self.top_db >= 0, "top_db must be >= 0 (0 = off)"),
+            (all(isinstance(n, str) for n in self.wave_augment + self.batch_augment),
+             "wave_augment and batch_augment must be lists of step names"),
             (all(0 <= p <= 1 for p in (self.background_prob, self.mixup_prob, self.pseudo_mix_prob,
                                        self.lowpass_prob, self.reverb_prob)),
              "probabilities (background_prob, mixup_prob, pseudo_mix_prob, lowpass_prob, reverb_prob) "
@@ -273,6 +280,34 @@ def _hints() -> dict:
 @functools.cache
 def field_names() -> frozenset:
     return frozenset(f.name for f in dataclasses.fields(Config))
+
+
+INCLUDE_KEY = "include"
+
+
+def load_params(path) -> dict:
+    """A parameter file's values. ``include: other.yaml`` (a path relative to the including file)
+    reads that file first and lays this file's keys over it; included files may include too. A
+    missing included file, an include cycle, or a file that is not a mapping raises ``ConfigError``
+    naming the file. Keys are not checked here (``Config.from_dict`` does that)."""
+    return _load_params(Path(path), ())
+
+
+def _load_params(path: Path, chain: tuple) -> dict:
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: include cycle: {' -> '.join(map(str, chain + (path.resolve(),)))}")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a parameter file maps Config fields to values, got a {type(values).__name__}")
+    name = values.pop(INCLUDE_KEY, None)
+    if name is None:
+        return values
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{path}: {INCLUDE_KEY} must be one parameter file's path, got {name!r}")
+    included = path.parent / name
+    if not included.is_file():
+        raise ConfigError(f"{path}: {INCLUDE_KEY} {name!r}: no such file {included}")
+    return {**_load_params(included, chain + (path.resolve(),)), **values}
 
 
 def defaults() -> dict:

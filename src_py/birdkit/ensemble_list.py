@@ -2,7 +2,8 @@
 
 Training writes it (``birdkit.train.run``, ``birdkit.train.selftrain``); inference and the
 self-training notebook read it. Written atomically; a damaged file is an ``EnsembleListError``
-naming it, never read as a shorter list.
+naming it, never read as a shorter list. Also the name of a fold's best checkpoint (``best.pth``;
+``best_model_improved.pth`` from older runs is still found).
 """
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ from pathlib import Path
 from .util import atomic
 
 ENSEMBLE_LIST = "ensemble.json"
+BEST_NAME = "best.pth"                      # a fold's best checkpoint, as training writes it
+OLD_BEST_NAME = "best_model_improved.pth"   # the name runs and Kaggle outputs made before still hold
+BEST_NAMES = (BEST_NAME, OLD_BEST_NAME)     # the order every search tries them in
+
+
+def best_checkpoint(folder) -> Path:
+    """A fold folder's best checkpoint: ``best.pth``, else the old ``best_model_improved.pth`` of a
+    run made before the rename, else (nothing written yet) where ``best.pth`` goes."""
+    folder = Path(folder)
+    return next((folder / n for n in BEST_NAMES if (folder / n).is_file()), folder / BEST_NAME)
 
 
 def write_ensemble_list(checkpoint_dir, results: list, round_: int = 0) -> Path:

@@ -1,4 +1,4 @@
-"""CPU inference benchmark (issue 5): per model and backend, milliseconds per 5-s window.
+"""CPU inference benchmark: per model and backend, milliseconds per 5-s window.
 
 ``python -m birdkit_tools.bench [--out runs/bench] [--files 8] [--models demo,efficientnet_b0,efficientnet_b0:sed20]
 [--backends torch,onnxruntime,openvino] [--threads 2] [--repeats 3] [--quick]``. A benchmark, not a

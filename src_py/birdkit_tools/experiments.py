@@ -1,7 +1,8 @@
 """Recipe comparisons on demo competitions: means and spreads over seeds, with a baseline beside.
 
     python -m birdkit_tools.experiments --designs field,field-b --seeds 0,1,2 \\
-        --recipes seed,wave,sed,sed_bg [--rounds 2] [--out runs/experiments]
+        --recipes classic,wave,sed,sed_bg [--rounds 2] [--out runs/experiments]
+    python -m birdkit_tools.experiments --summarise docs/measurements/experiments_2025.csv
 
 For every design a demo competition is generated once; for every recipe and seed the package's
 own pipeline runs in this process (caches, training with the recipe's overrides of
@@ -11,7 +12,13 @@ labelled soundscape windows) and the test score it never saw. ``--rounds`` adds 
 rounds after each supervised run (rows per round, and the ensemble of all rounds). The baseline
 (logistic regression on log-mel statistics) runs per design and seed. Finished rows are skipped
 on a rerun. ``summary.md`` gives mean +- standard deviation per design and recipe; settings are
-chosen on the validation columns, never on the test column.
+chosen on the validation columns, never on the test column. ``--summarise CSV`` prints that
+summary for rows already measured (those behind docs/results.md are in docs/measurements/).
+
+``classic`` is the seed-notebook recipe (cached 5-s dB images, image Mixup, blended labels); it
+was called ``seed`` until "seed" came to mean the random seed only. The old names stay readable:
+``--recipes seed`` and the rows of an older ``results.csv`` (docs/measurements/*.csv keep them as
+measured) are read as ``classic`` / ``classic_bn`` (``OLD_RECIPE_NAMES``).
 """
 from __future__ import annotations
 
@@ -22,9 +29,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from birdkit.config import Config
+from birdkit.config import Config, load_params
 from birdkit.data.cache import generate_spectrograms
 from birdkit.data.labels import score_windows
 from birdkit.ensemble_list import read_ensemble_list, write_ensemble_list
@@ -32,6 +38,7 @@ from birdkit.infer.predict import choose_soundscapes, load_ensemble, predict_sou
 from birdkit.metrics import score_submission
 from birdkit.notebook.session import load_tables
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
+from birdkit.train.loop import best_epoch
 from birdkit.train.run import train_fold
 from birdkit.train.selftrain import run_round
 
@@ -46,10 +53,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WAVE = dict(data_source="waves", head="classifier", train_seconds=5.0, mixup_domain="wave", mixup_labels="max",
             background_prob=0.0, reverb_prob=0.0, lowpass_prob=0.0, band_norm=False, epochs=20)
 SED = {**WAVE, "head": "sed", "train_seconds": 10.0}
-SEED = {**WAVE, "data_source": "images", "mixup_domain": "image", "mixup_labels": "blend"}
+CLASSIC = {**WAVE, "data_source": "images", "mixup_domain": "image", "mixup_labels": "blend"}  # seed-notebook recipe
 FAR = dict(background_prob=0.5, reverb_prob=0.5, lowpass_prob=0.5)
 RECIPES = {
-    "seed": SEED,
+    "classic": CLASSIC,
     "wave": WAVE,
     "sed": SED,
     "sed_bg": {**SED, "background_prob": 0.5},
@@ -63,13 +70,28 @@ RECIPES = {
     "wave_far_bn": {**WAVE, **FAR, "band_norm": True},
     "wave_bn_e40": {**WAVE, "band_norm": True, "epochs": 40},
     "sed_bn": {**SED, "band_norm": True},
-    "seed_bn": {**SEED, "band_norm": True},
+    "classic_bn": {**CLASSIC, "band_norm": True},
 }
+# names used before the rename; docs/measurements/*.csv hold them as measured
+OLD_RECIPE_NAMES = {"seed": "classic", "seed_bn": "classic_bn"}
+
+
+def recipe_name(name: str) -> str:
+    """A recipe's current name (an old one is read as its new name)."""
+    return OLD_RECIPE_NAMES.get(name, name)
+
+
+def read_results(csv) -> pd.DataFrame:
+    """Rows of a ``results.csv``, recipes under their current names."""
+    rows = pd.read_csv(csv, dtype={"round": str})
+    if "recipe" in rows:
+        rows["recipe"] = rows["recipe"].map(recipe_name)
+    return rows
 
 
 def demo_params() -> dict:
     """``params/demo.yaml``: what every recipe shares."""
-    return yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    return load_params(ROOT / "params" / "demo.yaml")
 
 
 def recipe_config(params, recipe: str, seed: int, comp: Path, run_dir: Path, cache_dir: Path, extra: dict) -> Config:
@@ -90,11 +112,9 @@ def test_score(cfg, comp, solution, rounds: str = "last") -> float:
 
 
 def _best(history: pd.DataFrame, column: str) -> float:
-    """The column at the checkpoint the training kept (best soundscape score, else clip score)."""
-    key = "val_soundscape_auc" if "val_soundscape_auc" in history else "val_auc"
-    if key not in history or history[key].isna().all():
-        return float(history[column].iloc[-1]) if column in history else float("nan")
-    return float(history.loc[history[key].idxmax(), column]) if column in history else float("nan")
+    """The column at the checkpoint the training kept (``birdkit.train.loop.best_epoch``)."""
+    best = best_epoch(history)
+    return float(best[column]) if best is not None and column in best else float("nan")
 
 
 def run_one(params, recipe, seed, info, work: Path, rounds: int, extra: dict) -> list[dict]:
@@ -180,7 +200,7 @@ def run(designs, seeds, recipes, rounds, out, year=2025, extra=None, rounds_for=
     out.mkdir(parents=True, exist_ok=True)
     params = demo_params()
     csv = out / "results.csv"
-    done = pd.read_csv(csv, dtype={"round": str}) if csv.is_file() else pd.DataFrame()
+    done = read_results(csv) if csv.is_file() else pd.DataFrame()
     for design in designs:
         info = generate_demo_competition(out / "data" / design, year=year, design=design)
         for seed in seeds:
@@ -217,15 +237,21 @@ def main(argv=None):
     p.add_argument("--out", default="runs/experiments")
     p.add_argument("--postprocess", default="", help="RECIPE: compare inference settings on its trained runs")
     p.add_argument("--postprocess-rounds", default="all", help="last | all: which models of those runs")
+    p.add_argument("--summarise", nargs="+", default=[], metavar="CSV",
+                   help="print the summary of results.csv files already measured (nothing runs)")
     a = p.parse_args(argv)
+    if a.summarise:
+        table = summarise(pd.concat([read_results(c) for c in a.summarise], ignore_index=True))
+        print(table.round(3).to_string(index=False))
+        return
     if a.postprocess:
         seeds = [int(s) for s in a.seeds.split(",") if s]
         for design in a.designs.split(","):
-            table = postprocess(a.out, design, a.postprocess, seeds, a.postprocess_rounds)
+            table = postprocess(a.out, design, recipe_name(a.postprocess), seeds, a.postprocess_rounds)
             print("\n".join(markdown_table(table, list(table.columns))))
         return
     extra = parse_sets(a.set)
-    listed = lambda text: [x for x in text.split(",") if x]  # noqa: E731
+    listed = lambda text: [recipe_name(x) for x in text.split(",") if x]  # noqa: E731
     summary = run(listed(a.designs), [int(s) for s in listed(a.seeds)], listed(a.recipes), a.rounds, a.out, a.year,
                   extra, listed(a.rounds_for), listed(a.rounds_designs))
     print("\n".join(markdown_table(summary, list(summary.columns))))

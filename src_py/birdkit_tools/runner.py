@@ -22,14 +22,14 @@ import yaml
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
-from birdkit.config import Config, ConfigError
+from birdkit.config import Config, ConfigError, load_params
 from birdkit.util.provenance import git_revision
 
 PATH_KEYS = ("data_dir", "solution_path", "cache_dir", "run_dir", "submission_path")
 
 
 def resolve_params(params_file, overrides: dict) -> dict:
-    params = yaml.safe_load(Path(params_file).read_text()) or {}
+    params = load_params(params_file)   # its include: resolved
     params.update({k: v for k, v in overrides.items() if v is not None})
     for key in PATH_KEYS:
         if params.get(key):

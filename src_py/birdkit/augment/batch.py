@@ -1,13 +1,20 @@
-"""Training-time augmentation (seed cell 6): Mixup (of waveforms or images, blended or max
-labels), SpecAugment, class-balanced sampling, label smoothing. Per-sample audio steps (gain,
-soundscape background, pseudo-labelled soundscapes) live in ``birdkit.data.datasets``."""
+"""Batch augmentation (seed cell 6): Mixup (of waveforms or images, blended or max labels),
+SpecAugment; class-balanced sampling weights, label smoothing.
+
+A batch step is ``step(x, y) -> (x, y)`` on a training batch in its ``domain`` (``wave``: crops
+``[B, samples]`` before the model's front end; ``image``: ``[B, C, n_mels, frames]``), with its
+probability ``prob``: ``applies(rng)`` draws whether it acts on this batch. ``from_config(cfg)``
+builds it; the ``Trainer`` runs the steps ``Config.batch_augment`` names (``birdkit.augment.registry``)
+through ``augment_batch``. Per-crop steps are in ``birdkit.augment.waveform``.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torchaudio.transforms as T
 from torch import nn
-from torch.utils.data import WeightedRandomSampler
 
 
 def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, labels: str = "blend"):
@@ -45,17 +52,81 @@ class SpecAugment(nn.Module):
         return self.freq(self.time(x[:, :1])).expand_as(x)
 
 
+class BatchStep:
+    """Base of the batch steps: acts in ``domain`` with probability ``prob`` (a subclass sets them)."""
+
+    domain: str = "image"
+    prob: float = 1.0
+
+    @classmethod
+    def from_config(cls, cfg) -> BatchStep:
+        raise NotImplementedError
+
+    def applies(self, rng) -> bool:
+        return rng.chance(self.prob)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor):
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class Mixup(BatchStep):
+    """``mixup`` of the batch (``mixup_alpha``, ``mixup_labels``, ``mixup_prob``), in ``mixup_domain``."""
+    alpha: float
+    labels: str
+    domain: str
+    prob: float
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.mixup_alpha, cfg.mixup_labels, cfg.mixup_domain, cfg.mixup_prob)
+
+    def applies(self, rng) -> bool:   # alpha > 0: one draw per batch, whatever ``prob``
+        return self.alpha > 0 and rng.rand() < self.prob
+
+    def __call__(self, x, y):
+        x, y, _, _ = mixup(x, y, self.alpha, self.labels)
+        return x, y
+
+
+@dataclass(eq=False)
+class SpecAugmentStep(BatchStep):
+    """``SpecAugment`` masks on the images (``specaugment``, ``time_mask_frac``, ``freq_mask_frac``)."""
+    masks: SpecAugment
+    on: bool = True
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(SpecAugment(cfg.n_mels, cfg.mel.frames(cfg.train_samples), cfg.time_mask_frac,
+                               cfg.freq_mask_frac), cfg.specaugment)
+
+    def applies(self, rng) -> bool:
+        return self.on
+
+    def __call__(self, x, y):
+        return self.masks(x), y
+
+
+def augment_batch(steps, x: torch.Tensor, y: torch.Tensor, rng, front_end=None):
+    """A training batch through ``steps``: first each step draws whether it acts (in order), then
+    for waveform batches (``front_end``: waves -> images) the acting ``wave`` steps, the front end
+    and the acting ``image`` steps, each in order; image batches (the seed's path) meet every
+    acting step on the images. Returns ``(images, y)``."""
+    acting = [s for s in steps if s.applies(rng)]
+    if front_end is not None:
+        for step in (s for s in acting if s.domain == "wave"):
+            x, y = step(x, y)
+        x, acting = front_end(x), [s for s in acting if s.domain != "wave"]
+    for step in acting:
+        x, y = step(x, y)
+    return x, y
+
+
 def sampler_weights(labels, power: float) -> np.ndarray:
     """Per-example weight ``count(label) ** -power``: 0 = natural frequencies, 1 = balanced."""
     labels = np.asarray(list(labels), dtype=str)
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return counts[inverse].astype(np.float64) ** (-power)
-
-
-def make_sampler(labels, power: float, num_samples: int, seed: int) -> WeightedRandomSampler:
-    g = torch.Generator().manual_seed(seed)
-    weights = torch.as_tensor(sampler_weights(labels, power))
-    return WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=g)
 
 
 def smooth_targets(y: torch.Tensor, eps: float) -> torch.Tensor:

@@ -53,10 +53,6 @@ class Layout:
     test_file_seconds: int           # length of one test soundscape
     hidden_test_files: int           # about how many files Kaggle's rerun scores
 
-    @property
-    def ebird_taxonomy(self) -> bool:
-        return self.taxonomy_csv.name != "taxonomy.csv"
-
     def describe(self) -> str:
         """One line for the notebooks: the year and the files it was recognised by."""
         parts = [self.metadata_csv.name, self.taxonomy_csv.name,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,20 @@ def write_split(cfg, train_table: pd.DataFrame, path) -> pd.DataFrame:
     table["split"] = np.where(table["fold"] == cfg.train_folds[0], "val", "train")
     atomic.write_csv(path, table)
     return table
+
+
+def read_split(path) -> pd.DataFrame:
+    """The ``split.csv`` that ``write_split`` wrote (labels as strings); a missing one is an error
+    that says which notebook writes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path}: the training notebook (40_train) writes it; run it in this run folder")
+    return pd.read_csv(path, dtype={"primary_label": str})
+
+
+def validation_rows(train_table: pd.DataFrame, split: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``train_table`` whose recordings validate the first fold trained (``split`` val)."""
+    return train_table[train_table["filename"].isin(split.loc[split["split"] == "val", "filename"])]
 
 
 def soundscape_split(file_folds: np.ndarray, fold: int, train_on_them: bool):

@@ -94,11 +94,6 @@ def read_competition_taxonomy(path, classes) -> tuple[pd.DataFrame, list[str]]:
     return out, notes
 
 
-def class_list(taxonomy: pd.DataFrame) -> list[str]:
-    """All taxonomy labels sorted as strings: the order of sample_submission's columns."""
-    return sorted(taxonomy["primary_label"].astype(str))
-
-
 def label_map(classes) -> dict[str, int]:
     return {label: i for i, label in enumerate(classes)}
 

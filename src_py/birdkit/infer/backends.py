@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.heads import ExportSignature
 from ..util.notice import FALLBACK_COST, shout
 
 
@@ -33,16 +34,17 @@ class WindowScorer(nn.Module):
         return self.model.window_logits(image, self.windows)
 
 
-def export_onnx(module: nn.Module, example: torch.Tensor, path, input_name="input") -> Path:
-    """ONNX graph of ``module`` with a dynamic batch axis (torch's dynamo exporter)."""
-    path = Path(path)
+def export_onnx(module: nn.Module, example: torch.Tensor, path, signature: ExportSignature | None = None) -> Path:
+    """ONNX graph of ``module`` named and with the open axes of the head's ``signature`` (default: input
+    ``input``, output ``logits``, a dynamic batch axis), by torch's dynamo exporter."""
+    path, signature = Path(path), signature or ExportSignature()
     path.parent.mkdir(parents=True, exist_ok=True)
-    batch = torch.export.Dim("batch", min=1, max=4096)
+    axes = {axis: torch.export.Dim(name, min=1, max=4096) for axis, name in signature.dynamic_axes}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module.eval(), (example,), str(path), dynamo=True, opset_version=18,
-                          input_names=[input_name], output_names=["logits"],
-                          dynamic_shapes={list(_forward_args(module))[0]: {0: batch}}, verbose=False)
+                          input_names=[signature.input], output_names=list(signature.outputs),
+                          dynamic_shapes={list(_forward_args(module))[0]: axes}, verbose=False)
     return path
 
 
@@ -54,17 +56,20 @@ def _forward_args(module):
 GRAPH_SUFFIX = {"onnxruntime": ".onnx", "openvino": ".xml"}
 
 
-def export_graph(module: nn.Module, example: torch.Tensor, name: str, path) -> Path:
+def export_graph(module: nn.Module, example: torch.Tensor, name: str, path,
+                 signature: ExportSignature | None = None) -> Path:
     """Write ``module`` as an ONNX file (onnxruntime) or OpenVINO IR (.xml + .bin, fp32)."""
-    path = Path(path).with_suffix(GRAPH_SUFFIX[name])
+    path, signature = Path(path).with_suffix(GRAPH_SUFFIX[name]), signature or ExportSignature()
     if name == "onnxruntime":
-        return export_onnx(module, example, path)
+        return export_onnx(module, example, path, signature)
     import openvino as ov
     path.parent.mkdir(parents=True, exist_ok=True)
+    open_axes = dict(signature.dynamic_axes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ov_model = ov.convert_model(module.eval(), example_input=example,
-                                    input=[ov.PartialShape([-1, *example.shape[1:]])])
+                                    input=[ov.PartialShape([-1 if i in open_axes else n
+                                                            for i, n in enumerate(example.shape)])])
     ov.save_model(ov_model, str(path), compress_to_fp16=False)  # fp16 weights would break 1e-4
     return path
 
@@ -108,7 +113,7 @@ class TorchBackend:
     def __init__(self, model, chunk_samples: int, device="cpu"):
         self.device = torch.device(device)
         self.model = model.eval().to(self.device)
-        self.windows = 1 if model.sed is None else model.windows_per_chunk(chunk_samples)
+        self.windows = model.windows_per_image(chunk_samples)
 
     @torch.no_grad()
     def from_images(self, images) -> np.ndarray:
@@ -128,7 +133,7 @@ class CompiledBackend:
 
     def __init__(self, model, name, chunk_samples, work_dir, threads=0, frontend_in_graph=False, export=True):
         self.name, self.model, self.frontend_in_graph = name, model.eval(), frontend_in_graph
-        self.windows = 1 if model.sed is None else model.windows_per_chunk(chunk_samples)
+        self.windows = model.windows_per_image(chunk_samples)
         chunks = torch.zeros(2, chunk_samples)
         module, example = model, chunks
         if not frontend_in_graph:
@@ -136,7 +141,7 @@ class CompiledBackend:
                 module, example = WindowScorer(model, self.windows), model.image(model.chunk_wave(chunks))
         path = Path(work_dir) / (("model" if frontend_in_graph else "windows") + GRAPH_SUFFIX[name])
         if export or not path.is_file():
-            path = export_graph(module, example, name, path)
+            path = export_graph(module, example, name, path, model.export_signature)
         self.graph_path = path
         self.run = load_graph(path, name, threads)
 

@@ -119,7 +119,7 @@ class Ensemble:
             if m.backend.frontend_in_graph:
                 key = ("graph", i)
             else:
-                length = self.window_samples if m.model.sed is None else m.chunk_samples
+                length = m.model.image_samples(m.chunk_samples)   # the head says what its backbone sees
                 key = (tuple(sorted(m.model.mel.as_dict().items())), length)
             out.setdefault(key, []).append(i)
         return out

@@ -6,7 +6,21 @@ files (Kaggle's rerun on the hidden test set), that runs in one worker process p
 each with one thread (``birdkit.infer.pool``), so decoding in one process overlaps the model in
 another and no two thread pools fight over a core; fewer files, or ``infer_workers: 1``, run in
 this process, with a decode thread ahead of the model; ``infer_workers: N`` forces N workers.
-The output is Kaggle's ``submission.csv`` layout.
+The output is Kaggle's ``submission.csv`` layout, and each scored file's ``[windows, classes]``
+array (``InferenceResult.per_file``).
+
+``inference_plan`` is the one place that decides the backend, the device, the workers and the
+threads of a stage that scores soundscapes (70_inference, 60_tta, and self-training's estimate
+and round alike):
+
+- backend: ``cfg.backend``, or torch where its package is missing (loading says so in a banner)
+  and on a GPU.
+- device: the session's GPU where the stage may use one (``use_gpu``: pseudo-labelling in a
+  training session) and torch sees one; else the CPU. The submission never asks for a GPU:
+  Kaggle reruns it on CPUs, and its time budget is CPU time.
+- workers: 1 on a GPU; else ``worker_count(infer_workers, files)``.
+- threads: the backend's threads in this process (``threads``; 0 = the library's default); each
+  worker process runs one.
 """
 from __future__ import annotations
 
@@ -18,19 +32,25 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..data.competition import SOUNDSCAPE_DIRS
 from ..data.tables import check_submission_columns
 from ..metrics import file_stems
 from ..util.progress import progress_bar
+from .backends import resolve_backend
 from .budget import Budget
 from .ensemble import TTA, Ensemble, combine, decode, load_ensemble, score_wave  # noqa: F401  (notebooks' entry)
 from .pool import WorkerPool
 from .postprocess import rescale_by_file_max, smooth_windows
 from .submission import FALLBACK_SECONDS, SubmissionWriter, fallback_frame, window_frame
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 AUDIO_SUFFIXES = {".ogg", ".wav", ".flac", ".mp3", ".opus"}
 
@@ -63,6 +83,8 @@ class InferenceResult:
     skipped: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     budget: Budget | None = None
+    per_file: dict = field(default_factory=dict)   # each scored file (as given) -> its submission rows'
+                                                   # [windows, classes] float32 array, before any prior
 
 
 AUTO_POOL_MIN_FILES = 64  # starting workers costs 5-10 s: worth it for Kaggle's ~700 files, not for a dry run
@@ -80,13 +102,51 @@ def worker_count(setting: int, n_files: int) -> int:
     return max(1, min(setting, n_files))
 
 
+def gpu_here() -> bool:
+    """Whether torch sees a GPU in this session (a training kernel's; Kaggle's submission has none)."""
+    return torch.cuda.is_available()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a stage scores soundscapes (``inference_plan`` decides it)."""
+    backend: str          # what scores: cfg.backend, or torch (on a GPU, or where its package is missing)
+    device: str           # "cuda" or "cpu"
+    workers: int          # scoring processes; 1 = this process
+    threads: int          # the backend's threads in this process; 0 = the library's default
+    asked: str = ""       # cfg.backend: loading asks for it, so that a missing package is announced
+
+    def describe(self) -> str:
+        missing = self.device == "cpu" and self.asked not in ("", self.backend)
+        where = (f"{self.workers} worker processes of one thread" if self.workers > 1
+                 else f"in this process, {self.threads or 'default'} thread(s)")
+        return (f"inference plan: {self.backend}" + (f" ({self.asked} is not installed)" if missing else "")
+                + f" on {self.device}, {where}")
+
+    def load(self, cfg: Config, paths, work_dir, **kwargs) -> Ensemble:
+        """``paths`` loaded as this plan says, with ``cfg``'s chunking and front-end placement
+        (``kwargs``: ``load_ensemble``'s ``weights``, ``skip_broken``)."""
+        backend = self.asked if self.device == "cpu" and self.asked else self.backend
+        return load_ensemble(paths, backend, work_dir, self.threads, cfg.frontend_in_graph,
+                             chunk_seconds=cfg.infer_chunk_seconds, device=self.device, **kwargs)
+
+
+def inference_plan(cfg: Config, n_files: int = 0, use_gpu: bool = False) -> Plan:
+    """The plan for scoring ``n_files`` soundscapes (0: not known yet, one process). ``use_gpu``:
+    this stage may run on the session's GPU when there is one."""
+    if use_gpu and gpu_here():
+        return Plan("torch", "cuda", 1, cfg.threads, cfg.backend)
+    return Plan(resolve_backend(cfg.backend), "cpu", worker_count(cfg.infer_workers, n_files), cfg.threads,
+                cfg.backend)
+
+
 def unlimited(ensemble: Ensemble, tta: TTA, workers: int = 1) -> Budget:
     """A plan that never sheds and never stops (validation, pseudo-labels, benchmarks)."""
     return Budget(budget_minutes=float("inf"), share=1.0, audio_minutes=0.0, tta=tta, cores_here=cpu_cores(),
                   weights=[m.weight for m in ensemble.members], workers=workers, started=time.time())
 
 
-def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, progress=True,
+def predict_soundscapes(files, ensemble: Ensemble, cfg: Config, sample_submission=None, progress=True,
                         file_seconds: float = FALLBACK_SECONDS, budget: Budget | None = None,
                         writer: SubmissionWriter | None = None, fallback=None):
     """Submission rows for ``files``: ``row_id`` + one probability column per class.
@@ -98,11 +158,12 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
     scoring); default: no budget. A member that raises is left out and the others go on. A file
     that fails to decode or score, or that the watchdog left, gets ``fallback`` rows (one value
     per class; default 0) for its header's length, else ``file_seconds``. ``writer`` rewrites the
-    submission file as files are scored.
+    submission file as files are scored. ``per_file`` of the result holds each scored file's rows
+    as an array (what self-training keeps as soft labels).
     """
     if sample_submission is not None:
         check_submission_columns(sample_submission, ensemble.classes)
-    workers = 1 if ensemble.on_gpu else worker_count(cfg.infer_workers, len(files))
+    workers = inference_plan(cfg, len(files), use_gpu=ensemble.on_gpu).workers
     budget = budget or unlimited(ensemble, TTA.from_config(cfg), workers)
     fallback = np.zeros(len(ensemble.classes), np.float32) if fallback is None else fallback
     rows = _Rows(files, ensemble, cfg, fallback, file_seconds)
@@ -123,36 +184,43 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg, sample_submission=None, 
     done = {s["filename"] for s in skipped} | {files[i].name for i in rows.scored}
     skipped += [{"filename": f.name, "reason": "not scored (watchdog)", "error": "the deadline came first"}
                 for f in files if f.name not in done]
-    sub = rows.frame(budget.active)
+    per_file = rows.probs(budget.active)
+    sub = rows.frame(budget.active, per_file)
     if writer is not None:
         writer.write(sub)
     total = time.perf_counter() - started
     return InferenceResult(sub, skipped, {"files": len(files), "seconds": total, "model_seconds": t_model,
                                           "workers": workers, "members": len(budget.active),
-                                          "frontend_calls": ensemble.frontend_calls}, budget)
+                                          "frontend_calls": ensemble.frontend_calls}, budget,
+                           {files[i]: probs for i, probs in per_file.items()})
 
 
 class _Rows:
     """Per-file member probabilities as they come, and the submission they make with the
     fallback rows of every file not scored (yet)."""
 
-    def __init__(self, files, ensemble, cfg, fallback, file_seconds):
+    def __init__(self, files, ensemble, cfg: Config, fallback, file_seconds):
         self.files, self.ensemble, self.cfg = files, ensemble, cfg
         self.fallback, self.file_seconds = fallback, file_seconds
         self.scored: dict = {}
         self._fallback_frames: dict = {}
 
-    def frame(self, active) -> pd.DataFrame:
+    def probs(self, active) -> dict:
+        """File index -> its post-processed ``[windows, classes]`` float32 array, for the files scored."""
         e, cfg = self.ensemble, self.cfg
         order = sorted(self.scored)
         weights = [e.members[m].weight for m in active]
-        combined = dict(zip(order, combine([self.scored[i][list(active)] for i in order], cfg.ensemble_average,
-                                           weights)))
+        combined = combine([self.scored[i][list(active)] for i in order], cfg.ensemble_average, weights)
+        return {i: smooth_windows(rescale_by_file_max(p, cfg.file_max_rescale), cfg.smoothing).astype(np.float32)
+                for i, p in zip(order, combined)}
+
+    def frame(self, active, probs: dict | None = None) -> pd.DataFrame:
+        e = self.ensemble
+        probs = self.probs(active) if probs is None else probs
         frames = []
         for i, path in enumerate(self.files):
-            if i in combined:
-                probs = smooth_windows(rescale_by_file_max(combined[i], cfg.file_max_rescale), cfg.smoothing)
-                frames.append(window_frame(path.stem, probs, e.classes, e.window_samples / e.sample_rate))
+            if i in probs:
+                frames.append(window_frame(path.stem, probs[i], e.classes, e.window_samples / e.sample_rate))
             else:
                 frames.append(self._fallback(i))
         return (pd.concat(frames, ignore_index=True) if frames

@@ -8,7 +8,7 @@ smooths each site's rate towards the overall one (``strength`` pseudo-windows), 
 over neighbouring hours (a circular Gaussian kernel). ``apply_prior`` shifts every window's
 logit by ``weight`` times the log of that ratio, for files whose name carries the site or hour;
 other files are left as they are. Parameters ``prior`` (off | site | hour) and ``prior_weight``;
-off by default. The README reports what it does on the 2026 demo.
+off by default. docs/years.md reports what it does on the 2026 demo.
 """
 from __future__ import annotations
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..data.audio import AudioError, audio_info
 from ..data.competition import budget_minutes
 from .budget import KAGGLE_CORES, Budget
 from .ensemble import TTA, score_file
-from .predict import cpu_cores, worker_count
+from .predict import cpu_cores, inference_plan
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 class BudgetError(RuntimeError):
@@ -60,7 +64,7 @@ def measure(ensemble, files, tta: TTA, max_files: int = 2) -> float:
     return seconds / audio
 
 
-def project(ensemble, files, cfg, layout) -> Projection:
+def project(ensemble, files, cfg: Config, layout) -> Projection:
     """The projection for ``layout``'s year (its hidden test set and budget; ``time_budget_minutes``
     overrides the budget)."""
     rate = measure(ensemble, files, TTA.from_config(cfg))
@@ -87,12 +91,12 @@ def audio_minutes(files) -> float:
     return total / 60
 
 
-def plan_budget(ensemble, files, cfg, layout, dry_run: bool) -> Budget:
+def plan_budget(ensemble, files, cfg: Config, layout, dry_run: bool) -> Budget:
     """The inference run's budget: the year's (or ``time_budget_minutes``), the hidden test set's
     audio (or these files', when they hold more and are the real test set), this run's workers."""
     hidden = layout.hidden_test_files * layout.test_file_seconds / 60
     test_minutes = hidden if dry_run else max(hidden, audio_minutes(files))
-    workers = 1 if ensemble.on_gpu else worker_count(cfg.infer_workers, len(files))
+    workers = inference_plan(cfg, len(files), use_gpu=ensemble.on_gpu).workers   # as predict_soundscapes runs
     return Budget(budget_minutes=budget_minutes(layout, cfg.time_budget_minutes), share=cfg.max_budget_share,
                   audio_minutes=test_minutes, weights=[m.weight for m in ensemble.members],
                   tta=TTA.from_config(cfg), cores_here=cpu_cores(), workers=workers,

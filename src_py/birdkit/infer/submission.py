@@ -10,7 +10,9 @@ watchdog left unscored, keeps its fallback rows.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,8 +21,24 @@ from ..data.audio import AudioError, audio_info
 from ..data.windows import n_windows, row_ids
 from ..util import atomic
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 FALLBACK_SECONDS = 60.0  # an undecodable test file with no readable header: rows of a 60-s soundscape
 WRITE_EVERY_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """What the inference notebook writes."""
+    submission: Path   # submission_path, or <run_dir>/submission.csv
+    seed_view: Path    # beside it: the seed's view (filename, predicted_species, confidence)
+    score: Path        # <run_dir>/score.txt: the metric against solution_path (the runner prints it)
+
+
+def output_paths(cfg: Config) -> OutputPaths:
+    submission = Path(cfg.submission_path) if cfg.submission_path else cfg.run_path / "submission.csv"
+    return OutputPaths(submission, submission.with_name("submission_seed_view.csv"), cfg.run_path / "score.txt")
 
 
 def label_prior(metadata_csv, classes) -> tuple[np.ndarray, str]:

@@ -1,10 +1,12 @@
 """Waveform in, scores out: the log-mel front end, a backbone and a head in one ``nn.Module``.
 
-Training calls ``clip_logits(wave)`` on crops of ``train_seconds``; inference calls
-``forward(chunks)`` on chunks that hold a whole number of scored windows and gets one logit
-vector per window. The classifier head cuts a chunk into windows; the SED head reads the windows
-off its frames. Training, validation, TTA, submission and the ONNX/OpenVINO export share this
-one path (the compiled graph is ``window_logits``: images in, window logits out).
+``BirdModel(spec, mel, classes)``: a ``ModelSpec`` (backbone, head, pools, seconds), the
+``MelSettings`` and the class list. Training calls ``clip_logits(wave)`` on crops of
+``train_seconds``; inference calls ``forward(chunks)`` on chunks that hold a whole number of
+scored windows and gets one logit vector per window. What differs between heads the head answers
+(``birdkit.models.heads``): the classifier head cuts a chunk into windows, the SED head reads the
+windows off its frames. Training, validation, TTA, submission and the ONNX/OpenVINO export share
+this one path (the compiled graph is ``window_logits``: images in, window logits out).
 """
 from __future__ import annotations
 
@@ -13,10 +15,8 @@ from torch import nn
 
 from ..util.units import seconds_to_samples
 from .frontend import MelFrontEnd, MelSettings, mel_image, to_image
-from .heads import SEDHead, pool_windows
-from .registry import create_backbone
-
-HEADS = ("classifier", "sed")
+from .registry import backbone_fields, create_backbone
+from .spec import ModelSpec
 
 
 class BirdModel(nn.Module):
@@ -25,24 +25,38 @@ class BirdModel(nn.Module):
     ``image(wave)`` is the normalised log-mel image ``[B, in_chans, n_mels, frames]`` the backbone
     sees. With ``freq_channel`` the backbone also sees a channel holding each band's position (0
     at the lowest band, 1 at the highest; CoordConv), so a CNN that pools globally knows pitch.
+    The head is registered under its registry name (``sed.*`` weights in a checkpoint).
     """
 
-    def __init__(self, model_name, num_classes, mel: MelSettings, in_chans=3, pretrained=False,
-                 pretrained_path="", drop_rate=0.0, freq_channel=False, head="classifier", window_seconds=5.0,
-                 window_pool="attention", drop_path_rate=0.0, freq_pool="gem"):
+    def __init__(self, spec: ModelSpec, mel: MelSettings, classes):
         super().__init__()
-        if head not in HEADS:
-            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-        self.in_chans, self.freq_channel, self.mel, self.head_name = in_chans, freq_channel, mel, head
-        self.window_samples = seconds_to_samples(window_seconds, mel.sample_rate)
-        self.window_pool = window_pool
+        head_cls, num_classes = spec.head_class, len(classes)
+        self.spec, self.mel = spec, mel
+        self.window_samples = seconds_to_samples(spec.window_seconds, mel.sample_rate)
         self.frontend = MelFrontEnd(mel)
-        extra = {"drop_path_rate": drop_path_rate} if drop_path_rate else {}
-        if head == "sed":
-            extra["global_pool"] = ""
-        self.backbone = create_backbone(model_name, 0 if head == "sed" else num_classes, in_chans + freq_channel,
-                                        pretrained, pretrained_path, drop_rate, **extra)
-        self.sed = SEDHead(self.backbone.num_features, num_classes, drop_rate, freq_pool) if head == "sed" else None
+        extra = {"drop_path_rate": spec.drop_path_rate} if spec.drop_path_rate else {}
+        extra.update({name: spec.options[name] for name in backbone_fields(spec.model_name)})
+        self.backbone = create_backbone(spec.model_name, in_chans=spec.in_chans + spec.freq_channel,
+                                        pretrained=spec.pretrained, pretrained_path=spec.pretrained_path,
+                                        drop_rate=spec.drop_rate, **head_cls.backbone_args(spec, num_classes),
+                                        **extra)
+        self.add_module(spec.head, head_cls.from_spec(spec, self.backbone.num_features, num_classes))
+
+    @property
+    def head(self):
+        return getattr(self, self.spec.head)
+
+    @property
+    def in_chans(self) -> int:
+        return self.spec.in_chans
+
+    @property
+    def freq_channel(self) -> bool:
+        return self.spec.freq_channel
+
+    @property
+    def export_signature(self):
+        return self.head.export_signature
 
     # ---- the image the backbone sees ----
     def mels(self, wave: torch.Tensor) -> torch.Tensor:
@@ -52,20 +66,24 @@ class BirdModel(nn.Module):
     def image(self, wave: torch.Tensor) -> torch.Tensor:
         return to_image(self.mels(wave), self.in_chans)
 
+    def image_samples(self, chunk_samples: int) -> int:
+        """Samples of one image the backbone sees for chunks of ``chunk_samples`` (the head's answer:
+        one window for the classifier, the whole chunk for the SED head)."""
+        return self.head.image_samples(chunk_samples, self.window_samples)
+
     def chunk_wave(self, chunks: torch.Tensor) -> torch.Tensor:
-        """What the front end sees for inference chunks: the windows themselves for the classifier
-        (``[B * k, window]``), the whole chunk for the SED head."""
-        if self.head_name == "classifier":
-            return chunks.reshape(-1, self.window_samples)
-        return chunks
+        """What the front end sees of inference chunks ``[B, chunk]``: ``[B * chunk / image, image]``."""
+        return chunks.reshape(-1, self.image_samples(chunks.shape[-1]))
 
-    def windows_per_chunk(self, chunk_samples: int) -> int:
-        if chunk_samples % self.window_samples:
-            raise ValueError(f"an inference chunk of {chunk_samples} samples is not a whole number of "
+    def windows_per_image(self, chunk_samples: int) -> int:
+        """Scored windows in each image of chunks of ``chunk_samples``."""
+        samples = self.image_samples(chunk_samples)
+        if samples % self.window_samples:
+            raise ValueError(f"an inference chunk of {samples} samples is not a whole number of "
                              f"{self.window_samples}-sample windows")
-        return chunk_samples // self.window_samples
+        return samples // self.window_samples
 
-    # ---- heads ----
+    # ---- backbone and head ----
     def _backbone_input(self, image: torch.Tensor) -> torch.Tensor:
         if not self.freq_channel:
             return image
@@ -75,18 +93,12 @@ class BirdModel(nn.Module):
 
     def classify(self, image: torch.Tensor) -> torch.Tensor:
         """Clip-level logits ``[B, K]`` of images (training; the seed's image path calls this)."""
-        x = self._backbone_input(image)
-        if self.sed is None:
-            return self.backbone(x)
-        return self.sed(self.backbone.forward_features(x))
+        return self.head.clip_logits(self.backbone, self._backbone_input(image))
 
     def window_logits(self, image: torch.Tensor, windows: int = 1) -> torch.Tensor:
         """Window logits ``[B * windows, K]`` of images of chunks holding ``windows`` windows each
         (classifier: images of single windows, ``windows`` is 1 per image)."""
-        if self.sed is None:
-            return self.classify(image)
-        att, cla = self.sed.frames(self.backbone.forward_features(self._backbone_input(image)))
-        return pool_windows(att, cla, windows, self.window_pool).reshape(-1, cla.shape[1])
+        return self.head.window_logits(self.backbone, self._backbone_input(image), windows)
 
     def clip_logits(self, wave: torch.Tensor, augment=None) -> torch.Tensor:
         """Training: crops ``[B, samples]`` -> ``[B, K]``; ``augment`` acts on the images (SpecAugment)."""
@@ -99,7 +111,7 @@ class BirdModel(nn.Module):
         only through ``forward``)."""
         if classify:
             return self.classify(chunks)
-        k = 1 if self.sed is None else self.windows_per_chunk(chunks.shape[-1])
+        k = self.windows_per_image(chunks.shape[-1])
         return self.window_logits(self.image(self.chunk_wave(chunks)), k)
 
 

@@ -1,9 +1,10 @@
 """Building a ``BirdModel`` from a config or from a checkpoint, and checkpoints themselves.
 
-A checkpoint carries its input contract (classes in order, mel settings, scored window, head,
-training crop, how windows are read from frames, model name, normalisation, loss, the config,
-the package version and git revision) and loads with ``torch.load(weights_only=True)``, which
-refuses pickled code.
+A checkpoint carries its input contract (classes in order, mel settings, the model spec: backbone,
+head, scored window, training crop, how windows are read from frames; normalisation, loss, the
+config, the package version and git revision) and loads with ``torch.load(weights_only=True)``,
+which refuses pickled code. The spec's fields are also kept at the contract's top level, where
+contracts written before the spec kept them (``ModelSpec.from_contract`` reads those).
 """
 from __future__ import annotations
 
@@ -17,22 +18,24 @@ from ..util.provenance import git_revision
 from ..util.units import seconds_to_samples
 from .bird_model import BirdModel
 from .frontend import MelSettings
+from .spec import ModelSpec
 
 NORMALISATION = ("per-example dB log-mel to [0, 1]: the top_db dB below the peak (min-max without top_db), "
                  "after subtracting each band's mean when mel.band_norm")
 
 
+# the spec's fields that contracts before the spec kept at their top level (and still do)
+TOP_LEVEL = ("model_name", "in_chans", "freq_channel", "head", "window_pool", "freq_pool", "train_seconds",
+             "window_seconds")
+
+
 def build_model(cfg, classes) -> BirdModel:
-    return BirdModel(cfg.model_name, len(classes), cfg.mel, cfg.in_chans, cfg.pretrained, cfg.pretrained_path,
-                     cfg.drop_rate, cfg.freq_channel, cfg.head, cfg.window_seconds, cfg.window_pool,
-                     cfg.drop_path_rate, cfg.freq_pool)
+    return BirdModel(ModelSpec.from_config(cfg), cfg.mel, classes)
 
 
 def make_contract(cfg, classes) -> dict:
-    return {"classes": list(classes), "model_name": cfg.model_name, "in_chans": cfg.in_chans,
-            "freq_channel": cfg.freq_channel, "head": cfg.head, "window_pool": cfg.window_pool,
-            "freq_pool": cfg.freq_pool,
-            "train_seconds": cfg.train_seconds, "window_seconds": cfg.window_seconds,
+    spec = ModelSpec.from_config(cfg).as_dict()
+    return {"classes": list(classes), **{k: spec[k] for k in TOP_LEVEL}, "spec": spec,
             "mel": cfg.mel.as_dict(), "normalisation": NORMALISATION, "loss": cfg.loss,
             "package_version": __version__, "git_revision": git_revision(), "config": cfg.to_dict()}
 
@@ -44,13 +47,9 @@ def contract_window_samples(contract: dict) -> int:
 
 
 def contract_chunk_samples(contract: dict, chunk_seconds: float = 0.0) -> int:
-    """Samples per inference forward pass: whole windows, ``chunk_seconds`` or the training crop
-    for an SED model (one window for a classifier, which scores windows one by one anyway)."""
-    window = contract_window_samples(contract)
-    if contract.get("head", "classifier") == "classifier":
-        return window
-    seconds = chunk_seconds or contract.get("train_seconds", 5.0)
-    return window * max(1, round(seconds_to_samples(seconds, contract["mel"]["sample_rate"]) / window))
+    """Samples per inference forward pass, the head's answer: whole windows, ``chunk_seconds`` or the
+    training crop for an SED model (one window for a classifier, which scores windows one by one anyway)."""
+    return ModelSpec.from_contract(contract).chunk_samples(contract["mel"]["sample_rate"], chunk_seconds)
 
 
 def save_checkpoint(path, model, contract, **state) -> Path:
@@ -81,10 +80,7 @@ def load_checkpoint(path) -> dict:
 
 
 def model_from_contract(c: dict) -> BirdModel:
-    return BirdModel(c["model_name"], len(c["classes"]), MelSettings.from_dict(c["mel"]), c["in_chans"],
-                     freq_channel=c.get("freq_channel", False), head=c.get("head", "classifier"),
-                     window_seconds=contract_window_samples(c) / c["mel"]["sample_rate"],
-                     window_pool=c.get("window_pool", "attention"), freq_pool=c.get("freq_pool", "gem"))
+    return BirdModel(ModelSpec.from_contract(c).for_inference(), MelSettings.from_dict(c["mel"]), c["classes"])
 
 
 def model_from_checkpoint(path) -> tuple[BirdModel, dict]:

@@ -1,4 +1,10 @@
-"""Heads over a backbone's feature map ``[B, C, F', T']``, and reading 5-s windows off frames.
+"""Heads over a backbone, and reading 5-s windows off frames.
+
+A head answers what the callers ask: the clip logits of training crops (``clip_logits``), the
+window logits of inference chunks (``window_logits``), how long a chunk it scores and what image
+of it the backbone sees (``chunk_samples``, ``image_samples``), how the backbone is built under it
+(``backbone_args``) and how a compiled graph of it is named (``export_signature``). A new head is
+one ``Head`` subclass and one entry in ``birdkit.models.registry.HEADS``.
 
 ``classifier``: the backbone's own pooling and linear layer (timm's), one label vector per
 input; a chunk of several windows is cut into windows first. ``sed``: sound event detection in
@@ -9,11 +15,90 @@ four windows in one forward pass.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..util.units import seconds_to_samples
+
 WINDOW_POOLS = ("attention", "max", "mean")
+
+
+@dataclass(frozen=True)
+class ExportSignature:
+    """How a compiled graph of a head is named: its input, its outputs (the first is the window
+    logits) and the input axes left open, ``(axis, name)`` pairs (the batch by default)."""
+
+    input: str = "input"
+    outputs: tuple = ("logits",)
+    dynamic_axes: tuple = ((0, "batch"),)
+
+
+class Head(nn.Module):
+    """What every head answers. The defaults are those of a head that reads windows off frames:
+    the backbone sees a whole inference chunk (the training crop's length, whole windows) and
+    gives features only (``num_classes`` 0). Subclasses implement ``clip_logits`` and
+    ``window_logits``; the backbone is passed in, not kept (its weights stay ``backbone.*``)."""
+
+    config_fields: tuple = ()              # Config fields it reads beyond ModelSpec's (ModelSpec.options)
+    export_signature = ExportSignature()
+
+    @classmethod
+    def from_spec(cls, spec, in_features: int, num_classes: int) -> Head:
+        """The head for ``spec`` over ``in_features`` backbone channels."""
+        return cls(in_features, num_classes)
+
+    @classmethod
+    def backbone_args(cls, spec, num_classes: int) -> dict:
+        """``create_backbone`` arguments the head needs (its classes: 0 = features only, timm's convention)."""
+        return {"num_classes": 0}
+
+    @classmethod
+    def chunk_samples(cls, spec, sample_rate: int, chunk_seconds: float = 0.0) -> int:
+        """Samples per inference forward pass: whole windows, ``chunk_seconds`` or the training crop."""
+        window = seconds_to_samples(spec.window_seconds, sample_rate)
+        seconds = chunk_seconds or spec.train_seconds
+        return window * max(1, round(seconds_to_samples(seconds, sample_rate) / window))
+
+    def image_samples(self, chunk_samples: int, window_samples: int) -> int:
+        """Samples of one image the backbone sees when it scores chunks of ``chunk_samples``."""
+        return chunk_samples
+
+    def clip_logits(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Backbone input ``[B, C, F, T]`` of training crops -> clip logits ``[B, K]``."""
+        raise NotImplementedError
+
+    def window_logits(self, backbone: nn.Module, x: torch.Tensor, windows: int) -> torch.Tensor:
+        """Backbone input of images holding ``windows`` scored windows each -> ``[B * windows, K]``."""
+        raise NotImplementedError
+
+
+class ClassifierHead(Head):
+    """timm's: the backbone's own pooling and linear layer, one label vector per image; inference
+    chunks are cut into single windows. No weights of its own (they are ``backbone.*``)."""
+
+    @classmethod
+    def from_spec(cls, spec, in_features: int, num_classes: int) -> ClassifierHead:
+        return cls()
+
+    @classmethod
+    def backbone_args(cls, spec, num_classes: int) -> dict:
+        return {"num_classes": num_classes}
+
+    @classmethod
+    def chunk_samples(cls, spec, sample_rate: int, chunk_seconds: float = 0.0) -> int:
+        return seconds_to_samples(spec.window_seconds, sample_rate)   # scores windows one by one anyway
+
+    def image_samples(self, chunk_samples: int, window_samples: int) -> int:
+        return window_samples
+
+    def clip_logits(self, backbone, x):
+        return backbone(x)
+
+    def window_logits(self, backbone, x, windows=1):
+        return backbone(x)
 
 
 class GeM(nn.Module):
@@ -30,19 +115,23 @@ class GeM(nn.Module):
 FREQ_POOLS = ("gem", "bands")
 
 
-class SEDHead(nn.Module):
+class SEDHead(Head):
     """``[B, C, F', T']`` -> attention logits and class logits per frame, both ``[B, K, T']``.
 
     ``freq_pool``: ``gem`` pools the frequency axis away (the winners' head over ImageNet
     backbones, whose deep features carry pitch); ``bands`` keeps ``bands`` coarse frequency bands
     as features (``C * bands`` per frame), for small CNNs whose few layers must still know pitch.
+    ``window_pool``: how the frames inside a window make its score (``pool_windows``).
     """
 
     def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.2, freq_pool: str = "gem",
-                 bands: int = 4):
+                 bands: int = 4, window_pool: str = "attention"):
         super().__init__()
         if freq_pool not in FREQ_POOLS:
             raise ValueError(f"freq_pool must be one of {FREQ_POOLS}, got {freq_pool!r}")
+        if window_pool not in WINDOW_POOLS:
+            raise ValueError(f"window_pool must be one of {WINDOW_POOLS}, got {window_pool!r}")
+        self.window_pool = window_pool
         self.bands = bands if freq_pool == "bands" else 0
         self.freq_pool = GeM() if freq_pool == "gem" else None
         width = in_features * bands if self.bands else in_features
@@ -50,6 +139,14 @@ class SEDHead(nn.Module):
         self.fc = nn.Linear(width, width)
         self.att = nn.Conv1d(width, num_classes, 1)
         self.cla = nn.Conv1d(width, num_classes, 1)
+
+    @classmethod
+    def from_spec(cls, spec, in_features: int, num_classes: int) -> SEDHead:
+        return cls(in_features, num_classes, spec.drop_rate, spec.freq_pool, window_pool=spec.window_pool)
+
+    @classmethod
+    def backbone_args(cls, spec, num_classes: int) -> dict:
+        return {"num_classes": 0, "global_pool": ""}   # the feature map, unpooled
 
     def _pool_frequency(self, fmap: torch.Tensor) -> torch.Tensor:
         if self.freq_pool is not None:
@@ -68,6 +165,13 @@ class SEDHead(nn.Module):
         """Clip logits ``[B, K]``: frame logits weighted by the attention over all frames."""
         att, cla = self.frames(fmap)
         return (torch.softmax(att, dim=-1) * cla).sum(dim=-1)
+
+    def clip_logits(self, backbone, x):
+        return self(backbone.forward_features(x))
+
+    def window_logits(self, backbone, x, windows):
+        att, cla = self.frames(backbone.forward_features(x))
+        return pool_windows(att, cla, windows, self.window_pool).reshape(-1, cla.shape[1])
 
 
 def pool_windows(att: torch.Tensor, cla: torch.Tensor, windows: int, how: str) -> torch.Tensor:

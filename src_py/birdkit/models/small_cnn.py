@@ -19,9 +19,17 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class SmallSpectrogramCNN(nn.Module):
+    """timm's arguments where they mean something here; any other argument raises (``TypeError``),
+    so a misspelt one or one it has no use for (``drop_path_rate``) is not silently dropped.
+    ``global_pool``: ``max`` (its own pooling, above) or ``""``: ``forward_head`` returns the feature
+    map unpooled (timm's meaning; the SED head asks for it and pools the features itself)."""
+
     def __init__(self, num_classes=1000, in_chans=1, widths=(16, 32, 64, 64), freq_bins=4,
-                 drop_rate=0.2, **_ignored):
+                 drop_rate=0.2, global_pool="max"):
         super().__init__()
+        if global_pool not in ("max", ""):
+            raise ValueError(f"birdkit_cnn: global_pool must be 'max' or '', got {global_pool!r}")
+        self.global_pool = global_pool
         chans = (in_chans,) + tuple(widths)
         self.features = nn.Sequential(*[_block(a, b) for a, b in zip(chans[:-1], chans[1:])])
         self.freq_bins = freq_bins
@@ -33,6 +41,8 @@ class SmallSpectrogramCNN(nn.Module):
         return self.features(x)                                 # [B, C, F', T']
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.global_pool:
+            return x
         x = x.amax(dim=-1)                                      # [B, C, F'] max over time
         x = F.adaptive_avg_pool1d(x, self.freq_bins).flatten(1)
         return self.classifier(self.drop(x))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -9,13 +10,22 @@ import pandas as pd
 from ..data.audio import AudioError, load_audio
 from ..data.labels import score_windows
 from ..data.tables import label_map
+from ..infer.ensemble import Ensemble
 from ..infer.predict import choose_soundscapes, predict_soundscapes
 from ..infer.tta import aggregate, clip_views
 from ..metrics import macro_roc_auc, score_submission
 from ..models import contract_window_samples
 
+if TYPE_CHECKING:
+    from ..config import Config
 
-def clip_tta_table(ensemble, val: pd.DataFrame, cfg):
+
+def first_model(ensemble: Ensemble) -> Ensemble:
+    """The ensemble's first member alone (validation clips: the first fold's model never saw them)."""
+    return Ensemble(ensemble.members[:1], ensemble.classes, ensemble.contract)
+
+
+def clip_tta_table(ensemble, val: pd.DataFrame, cfg: Config):
     """Metric on validation recordings for each of ``cfg.tta_compare_views``: 1 view is the first
     window, more add random crops (the seed's clip TTA), aggregated with ``cfg.tta_aggregation``."""
     mel = ensemble.contract["mel"]
@@ -42,7 +52,7 @@ def clip_tta_table(ensemble, val: pd.DataFrame, cfg):
     return pd.DataFrame(rows), skipped
 
 
-def soundscape_tta_table(ensemble, comp, cfg) -> pd.DataFrame:
+def soundscape_tta_table(ensemble, comp, cfg: Config) -> pd.DataFrame:
     """Competition metric on the test soundscapes for each of ``cfg.tta_compare_views`` shifted
     views (needs a solution file)."""
     solution = pd.read_csv(cfg.solution_path)
@@ -57,7 +67,7 @@ def soundscape_tta_table(ensemble, comp, cfg) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def labelled_tta_table(ensemble, tables, cfg) -> pd.DataFrame:
+def labelled_tta_table(ensemble, tables, cfg: Config) -> pd.DataFrame:
     """The competition metric on the labelled soundscape windows (validation data, not the test set)
     for each of ``cfg.tta_compare_views``, with and without ``smoothing``: where to choose TTA."""
     labelled, folder = tables.labelled, tables.layout.soundscape_dir

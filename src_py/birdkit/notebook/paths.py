@@ -74,12 +74,14 @@ def find_competition_dir(data_dir: str, kaggle_input: str, competition: str = ""
     return choose(ranked, "competition data", "set data_dir to choose another")
 
 
-def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth", rounds="last") -> list[Path]:
+def find_checkpoints(paths, run_dir, kaggle_input, names=None, rounds="last") -> list[Path]:
     """Explicit ``paths``; else the models the run's training listed (``checkpoints/ensemble.json``,
     the ``rounds`` of self-training: last or all) or its best checkpoint; else the same found under
     ``kaggle_input`` (a training kernel's output: ``<mount>/checkpoints/...``, at most two folders
-    below a source root)."""
-    from ..ensemble_list import ENSEMBLE_LIST, read_ensemble_list
+    below a source root). ``names``: the best checkpoint's file names, tried in order (default
+    ``best.pth``, then the ``best_model_improved.pth`` of runs made before the rename)."""
+    from ..ensemble_list import BEST_NAMES, ENSEMBLE_LIST, read_ensemble_list
+    names = tuple(names or BEST_NAMES)
     if paths:
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
@@ -88,17 +90,20 @@ def find_checkpoints(paths, run_dir, kaggle_input, name="best_model_improved.pth
     own = Path(run_dir) / "checkpoints"
     if read_ensemble_list(own, rounds):
         return read_ensemble_list(own, rounds)
-    if (own / name).is_file():
-        return [own / name]
+    for name in names:
+        if (own / name).is_file():
+            return [own / name]
     root = Path(kaggle_input)
     listed = find_file(root, ENSEMBLE_LIST)
     if listed:
         return read_ensemble_list(listed.parent, rounds)
-    found = search(root, name, MOUNT_DEPTH + 3)
-    if not found:
-        raise FileNotFoundError(f"no {ENSEMBLE_LIST} or {name} in {own} or under {root}; train first or set "
-                                "checkpoint_paths")
-    return [choose(found, f"checkpoint {name}", "set checkpoint_paths to choose another, or to list several")]
+    for name in names:
+        found = search(root, name, MOUNT_DEPTH + 3)
+        if found:
+            return [choose(found, f"checkpoint {name}", "set checkpoint_paths to choose another, or to list several")]
+    also = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+    raise FileNotFoundError(f"no {ENSEMBLE_LIST} or {names[0]}{also} in {own} or under {root}; train first or set "
+                            "checkpoint_paths")
 
 
 def find_wheel_dirs(kaggle_input) -> list[Path]:

@@ -111,3 +111,26 @@ def history_curves(history: pd.DataFrame):
     for ax, (title, cols) in zip(axes[0], panels):
         history.plot(x="epoch", y=cols, ax=ax, marker="o", title=title)
     return fig
+
+
+def window_heatmap(per_file: dict, classes, window_seconds: float = 5.0, top: int = 12, file=None):
+    """One soundscape's predictions: its ``top`` species (by their highest window probability) x
+    its windows, each cell a probability (viridis, 0-1). ``per_file``: path -> ``[windows,
+    classes]`` (``InferenceResult.per_file``); ``file``: which one (default the first)."""
+    path = file if file is not None else next(iter(per_file), None)
+    probs = np.asarray(per_file[path], dtype=float) if path is not None else np.zeros((0, len(classes)))
+    name = Path(path).name if path is not None else "no soundscape scored"
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.3 * len(probs) + 3), 0.28 * top + 1.6), layout="constrained")
+    if probs.ndim != 2 or probs.size == 0:
+        _note_empty(ax, "no scored window")
+        ax.set(title=f"{name}: no window scored", xlabel="window end (s)", ylabel="species")
+        return fig
+    order = np.argsort(-probs.max(axis=0), kind="stable")[:top]
+    image = ax.imshow(probs[:, order].T, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    step = max(1, len(probs) // 12)
+    ax.set_xticks(range(0, len(probs), step), [f"{window_seconds * (k + 1):g}" for k in range(0, len(probs), step)])
+    ax.set_yticks(range(len(order)), [str(classes[k]) for k in order])
+    ax.set(title=f"{name}: top {len(order)} species per {window_seconds:g}-s window", xlabel="window end (s)",
+           ylabel="species")
+    fig.colorbar(image, ax=ax, label="probability", fraction=0.05, pad=0.02)
+    return fig

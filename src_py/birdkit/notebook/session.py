@@ -15,6 +15,8 @@ from ..data.tables import read_competition_taxonomy, read_train, submission_clas
 from ..util import accelerator
 from .paths import find_competition_dir
 
+TRAINING_STAGES = ("train", "self_training")
+
 
 def start(namespace: dict, stage: str):
     """Build the config from the notebook's parameters, make the run folder, find the data.
@@ -26,6 +28,9 @@ def start(namespace: dict, stage: str):
     miss of a field name is.
     """
     cfg = Config.from_namespace(namespace, strict=not isinstance(namespace.get("cfg"), Config))
+    if stage in TRAINING_STAGES:   # a misspelt augmentation step fails here, not after pseudo-labelling
+        from ..augment.registry import check_augment  # inference loads no augmentation code
+        check_augment(cfg)
     cfg.run_path.mkdir(parents=True, exist_ok=True)
     cfg.save(cfg.run_path / "config.yaml")
     gpus = accelerator.check()  # a GPU this torch cannot run (P100 under cu128) fails here, not mid-training

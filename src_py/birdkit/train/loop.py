@@ -1,10 +1,11 @@
-"""The training loop (seed cell 7): AdamW, warm-up + cosine, Mixup, SpecAugment, BCE or CE with
-label smoothing; per epoch the loss, top-1 and the competition metric on held-out recordings and,
-when labelled soundscapes exist, on their windows (the score that picks the best checkpoint);
-best and last checkpoints; resume from the last one, which holds everything the next epoch
-depends on (weights, optimizer, scheduler, gradient scaler, the torch, numpy and Python random
-states and the sampler's generator), so on the CPU a resumed run ends with the weights of an
-uninterrupted one; an unreadable last checkpoint (cut by a full disk, say) trains the fold again.
+"""The training loop (seed cell 7): AdamW, warm-up + cosine, the batch augmentation steps
+(``batch_augment``: SpecAugment, Mixup), BCE or CE with label smoothing; per epoch the loss, top-1
+and the competition metric on held-out recordings and, when labelled soundscapes exist, on their
+windows (the score that picks the best checkpoint); best and last checkpoints; resume from the
+last one, which holds everything the next epoch depends on (weights, optimizer, scheduler, gradient
+scaler, the torch, numpy and Python random states and the sampler's generator), so on the CPU a
+resumed run ends with the weights of an uninterrupted one; an unreadable last checkpoint (cut by a
+full disk, say) trains the fold again.
 
 The ``Trainer`` receives its data (``birdkit.train.factory.make_training_data``), so another stage can
 hand it soundscapes with soft targets through the same loop. With DistributedDataParallel
@@ -24,13 +25,23 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
-from ..augment.batch import SpecAugment, mixup, smooth_targets
+from ..augment.batch import augment_batch, smooth_targets
+from ..augment.draws import TORCH_RANDOM
+from ..augment.registry import batch_steps
+from ..ensemble_list import BEST_NAME
 from ..metrics import macro_roc_auc, top1_accuracy
-from ..models import CheckpointError, build_model, load_checkpoint, make_contract, probabilities, save_checkpoint
+from ..models import (
+    CheckpointError,
+    ModelSpec,
+    build_model,
+    load_checkpoint,
+    make_contract,
+    probabilities,
+    save_checkpoint,
+)
 from ..util.progress import progress_bar
 
-BEST_NAME = "best_model_improved.pth"
-LAST_NAME = "last.pth"
+LAST_NAME = "last.pth"   # BEST_NAME (best.pth) lives in birdkit.ensemble_list, which inference reads too
 
 
 def seed_everything(seed: int) -> None:
@@ -56,10 +67,30 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int):
 
 
 def chunk_samples(cfg) -> int:
-    """Samples per inference chunk of a model trained with ``cfg`` (validation on soundscapes)."""
-    if cfg.head == "classifier":
-        return cfg.window_samples
-    return cfg.window_samples * max(1, round(cfg.train_samples / cfg.window_samples))
+    """Samples per inference chunk of a model trained with ``cfg`` (validation on soundscapes): its head's."""
+    return ModelSpec.from_config(cfg).chunk_samples(cfg.sample_rate)
+
+
+def epoch_score(row) -> float:
+    """What picks the best checkpoint: the soundscape metric, else the clip metric; without
+    validation every epoch is the best so far (the last one is kept)."""
+    for key in ("val_soundscape_auc", "val_auc"):
+        if key in row and not math.isnan(row[key]):
+            return float(row[key])
+    return math.inf
+
+
+def best_epoch(history: pd.DataFrame):
+    """The row of ``history`` whose checkpoint training kept as the best, picked as ``Trainer.fit``
+    picks it (``epoch_score``: the first epoch of the highest score, the last one without
+    validation); None for an empty history."""
+    best, best_score = None, -math.inf
+    for _, row in history.iterrows():
+        score = epoch_score(row)
+        if score > best_score or math.isinf(score):
+            best = row
+        best_score = max(best_score, score)
+    return best
 
 
 class Trainer:
@@ -80,8 +111,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
-        self.specaug = SpecAugment(cfg.n_mels, cfg.mel.frames(cfg.train_samples), cfg.time_mask_frac,
-                                   cfg.freq_mask_frac)
+        self.batch_steps = batch_steps(cfg)   # cfg.batch_augment in order (birdkit.augment.registry)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, cfg, max(1, len(data.train)))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -141,25 +171,16 @@ class Trainer:
 
     # ---- one epoch ----
     def _logits(self, x, y):
-        """Clip logits of a training batch and its (mixed) targets."""
-        cfg, model = self.cfg, self.net
-        mix = cfg.mixup_alpha > 0 and torch.rand(1).item() < cfg.mixup_prob
-        if not self.data.images and cfg.mixup_domain == "wave":
-            if mix:
-                x, y, _, _ = mixup(x, y, cfg.mixup_alpha, cfg.mixup_labels)
-            images = self.model.image(x)
-        else:  # the seed's order: image, SpecAugment, image mixup
-            images = x if self.data.images else self.model.image(x)
-        images = self.specaug(images)
-        if mix and (self.data.images or cfg.mixup_domain == "image"):
-            images, y, _, _ = mixup(images, y, cfg.mixup_alpha, cfg.mixup_labels)
+        """Clip logits of a training batch and its (augmented: ``batch_steps``) targets."""
+        model = self.net
+        front_end = None if self.data.images else self.model.image
+        images, y = augment_batch(self.batch_steps, x, y, TORCH_RANDOM, front_end)
         if self.amp:
             images = images.contiguous(memory_format=torch.channels_last)
         return _classify(model, images), y
 
     def train_epoch(self, epoch, progress=True) -> float:
         self.net.train()
-        self.specaug.train(self.cfg.specaugment)
         total, count = 0.0, 0
         show = progress and self.rank == 0
         for x, y, _ in progress_bar(self.data.train, desc=f"epoch {epoch + 1} train", disable=not show, leave=False):
@@ -201,12 +222,8 @@ class Trainer:
                 "val_auc": macro_roc_auc(targets, probs)}
 
     def score(self, row: dict) -> float:
-        """What picks the best checkpoint: the soundscape metric, else the clip metric; without
-        validation every epoch is the best so far (the last one is kept)."""
-        for key in ("val_soundscape_auc", "val_auc"):
-            if key in row and not math.isnan(row[key]):
-                return row[key]
-        return math.inf
+        """What picks the best checkpoint (``epoch_score``)."""
+        return epoch_score(row)
 
     def fit(self, progress=True) -> pd.DataFrame:
         for epoch in range(self.start_epoch, self.cfg.epochs):

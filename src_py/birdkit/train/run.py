@@ -18,10 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..data.folds import split_table
+from ..ensemble_list import best_checkpoint
 from ..util import atomic
 from .distributed import launch, world_size
 from .factory import make_training_data
-from .loop import BEST_NAME, LAST_NAME, Trainer
+from .loop import LAST_NAME, Trainer
 
 HISTORY, COUNTS = "history.csv", "counts.json"
 
@@ -58,7 +59,8 @@ def train_fold(cfg, classes, train_table, fold: int, *, checkpoint_dir=None, pro
     else:
         _train_rank(0, 1, None, cfg, classes, train_table, fold, folder, progress, data)
     counts = json.loads((folder / COUNTS).read_text())
-    return FoldResult(fold, pd.read_csv(folder / HISTORY), folder / BEST_NAME, folder / LAST_NAME, counts)
+    # best.pth, or the best_model_improved.pth of a fold finished before the rename (a rerun skips it)
+    return FoldResult(fold, pd.read_csv(folder / HISTORY), best_checkpoint(folder), folder / LAST_NAME, counts)
 
 
 def _train_rank(rank, world, device, cfg, classes, train_table, fold, folder, progress, data):

@@ -20,19 +20,24 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..data.folds import soundscape_folds
 from ..data.soundscapes import PseudoLabels
 from ..ensemble_list import last_round, read_ensemble_list, write_ensemble_list
+from ..infer import projection
 from ..infer.budget import process_started
-from ..infer.predict import load_ensemble, predict_soundscapes
+from ..infer.ensemble import TTA
+from ..infer.predict import Plan, inference_plan, predict_soundscapes
 from ..util import atomic
 from .loop import chunk_samples
 from .run import train_fold
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 PSEUDO_NAME, DONE_NAME = "pseudo_labels.npz", "done.json"
 
@@ -103,27 +108,26 @@ class PseudoSet:
         return pd.Series((stacked > threshold).sum(axis=0), index=list(classes)).sort_values(ascending=False)
 
 
-def label_files(checkpoints, files, cfg, work_dir, progress=True) -> tuple[list, list, list]:
+def teacher_plan(cfg: Config, n_files: int) -> Plan:
+    """How the teacher scores the pool: on a training session's GPU where there is one, else as
+    the submission would. A round's estimate (``estimate_first_round``) and the round use it."""
+    return inference_plan(cfg, n_files, use_gpu=True)
+
+
+def label_files(checkpoints, files, cfg: Config, work_dir, progress=True) -> tuple[list, list, list]:
     """Teacher probabilities of ``files`` (raw: no smoothing or file-max rescaling); undecodable
     files are left out and returned as skip records."""
-    gpu = torch.cuda.is_available()   # a training session's GPU scores the soundscapes with torch
-    ensemble = load_ensemble(checkpoints, "torch" if gpu else cfg.backend, work_dir, cfg.threads,
-                             cfg.frontend_in_graph, chunk_seconds=cfg.infer_chunk_seconds,
-                             device="cuda" if gpu else "cpu")
+    ensemble = teacher_plan(cfg, len(files)).load(cfg, checkpoints, work_dir)
     raw = dataclasses.replace(cfg, smoothing=0.0, file_max_rescale=0.0)
     try:
         result = predict_soundscapes(files, ensemble, raw, progress=progress)
     finally:
         ensemble.close()
-    failed = {s["filename"] for s in result.skipped}
-    sub = result.submission
-    stems = sub["row_id"].str.rsplit("_", n=1).str[0]
-    kept = [f for f in files if f.name not in failed]
-    probs = [sub.loc[stems == f.stem, ensemble.classes].to_numpy(np.float32) for f in kept]
-    return kept, probs, result.skipped
+    kept = [f for f in files if f in result.per_file]
+    return kept, [result.per_file[f] for f in kept], result.skipped
 
 
-def pseudo_label(teachers: dict, files, file_folds, cfg, work_dir, progress=True) -> tuple[PseudoSet, list]:
+def pseudo_label(teachers: dict, files, file_folds, cfg: Config, work_dir, progress=True) -> tuple[PseudoSet, list]:
     """``teachers``: {soundscape fold: checkpoints}; fold -1 labels every file."""
     out = PseudoSet([], [], [])
     skipped = []
@@ -147,11 +151,11 @@ class RoundResult:
     skipped: list
 
 
-def round_dir(cfg, r: int) -> Path:
+def round_dir(cfg: Config, r: int) -> Path:
     return cfg.checkpoint_dir / f"round{r}"
 
 
-def teachers_for(cfg, r: int) -> dict:
+def teachers_for(cfg: Config, r: int) -> dict:
     """Round ``r``'s teachers: round ``r-1``'s models; with out-of-fold students, per soundscape fold."""
     if r == 1 or cfg.pseudo_oof_folds <= 1:
         return {-1: read_ensemble_list(cfg.checkpoint_dir, "last")}
@@ -159,7 +163,7 @@ def teachers_for(cfg, r: int) -> dict:
     return {int(k): [cfg.checkpoint_dir / p for p in v] for k, v in done["students"].items()}
 
 
-def run_round(cfg, classes, train_table, r: int, files, progress=True, **data) -> RoundResult:
+def run_round(cfg: Config, classes, train_table, r: int, files, progress=True, **data) -> RoundResult:
     """Pseudo-label with round ``r-1``'s models, then train round ``r``'s students (``data``: the
     factory's ``background``, ``soundscape_val``, ``soundscape_train``)."""
     folder = round_dir(cfg, r)
@@ -190,7 +194,7 @@ def run_round(cfg, classes, train_table, r: int, files, progress=True, **data) -
     return RoundResult(r, students, pseudo, skipped)
 
 
-def round_done(cfg, r: int) -> bool:
+def round_done(cfg: Config, r: int) -> bool:
     """Round ``r`` finished: its ``done.json`` is there and reads (a damaged one reruns the round)."""
     path = round_dir(cfg, r) / DONE_NAME
     try:
@@ -203,14 +207,14 @@ def round_done(cfg, r: int) -> bool:
     return True
 
 
-def first_unfinished_round(cfg) -> int:
+def first_unfinished_round(cfg: Config) -> int:
     r = 1
     while round_done(cfg, r):
         r += 1
     return r
 
 
-def import_teacher(cfg, found_list: Path) -> int:
+def import_teacher(cfg: Config, found_list: Path) -> int:
     """Copy a training kernel's (or an earlier round kernel's) checkpoints into this run, so that
     this run's output holds every model it lists; returns the last round imported."""
     source = found_list.parent
@@ -223,13 +227,32 @@ def import_teacher(cfg, found_list: Path) -> int:
     return last_round(cfg.checkpoint_dir)
 
 
-def estimate_round_minutes(cfg, audio_minutes: float, seconds_per_audio_minute: float, epoch_seconds: float) -> dict:
+def estimate_round_minutes(cfg: Config, audio_minutes: float, seconds_per_audio_minute: float,
+                           epoch_seconds: float) -> dict:
     """A round's cost from what this session measured: pseudo-labelling at the teacher's rate, and
     the supervised epochs' duration for every student (mixing adds decoding; treat it as a floor)."""
     students = len(cfg.train_folds) * (cfg.pseudo_oof_folds if cfg.pseudo_oof_folds > 1 else 1)
     label = audio_minutes * seconds_per_audio_minute / 60
     train = epoch_seconds * cfg.epochs * students / 60
     return {"pseudo_label_min": label, "train_min": train, "students": students, "total_min": label + train}
+
+
+def estimate_first_round(cfg: Config, files) -> dict:
+    """``estimate_round_minutes`` for the first round to run, measured here: the last round's
+    models scoring two of ``files`` with the plan the round will use (``teacher_plan``), and the
+    supervised epochs' mean duration (``history.csv``; 0 without it). Adds the ``plan``, the
+    ``rate`` (seconds per audio minute), the ``audio_minutes`` and the ``epoch_seconds``."""
+    plan = teacher_plan(cfg, len(files))
+    teacher = plan.load(cfg, read_ensemble_list(cfg.checkpoint_dir, "last"), cfg.run_path / "export")
+    try:
+        rate = projection.measure(teacher, files, TTA.from_config(cfg))
+    finally:
+        teacher.close()
+    history = cfg.run_path / "history.csv"
+    epoch_seconds = float(pd.read_csv(history)["seconds"].mean()) if history.is_file() else 0.0
+    minutes = projection.audio_minutes(files)
+    return {**estimate_round_minutes(cfg, minutes, rate, epoch_seconds), "plan": plan, "rate": rate,
+            "audio_minutes": minutes, "epoch_seconds": epoch_seconds}
 
 
 class RoundClock:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-# What running on torch eager instead of a compiled backend costs (README, `make bench`: end to end, same
+# What running on torch eager instead of a compiled backend costs (docs/measurements.md, `make bench`: end to end, same
 # pipeline, 2 cores, demo / EfficientNet-B0 / B3)
 FALLBACK_COST = "about 1.3-1.6x slower end to end than OpenVINO (make bench)"
 

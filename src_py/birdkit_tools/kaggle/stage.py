@@ -26,10 +26,9 @@ from pathlib import Path
 
 import nbformat
 import papermill as pm
-import yaml
 from slugify import slugify
 
-from birdkit.config import Config
+from birdkit.config import Config, load_params
 
 from ..nbsync import KERNELSPEC
 from .cells import PARAMS_HEADER, bootstrap_cell, install_cell
@@ -330,7 +329,7 @@ def stage_wheels(root: Path, out: Path, settings) -> dict:
 
 
 def kernel_params(root: Path, params_file, entry) -> dict:
-    params = yaml.safe_load((root / params_file).read_text()) or {}
+    params = load_params(root / params_file)   # its include: resolved
     params.update(entry.get("params", {}))
     Config.from_dict(params)  # a bad key or value fails here, not on Kaggle
     return params
