@@ -1,4 +1,4 @@
-"""Augmentations as ordered lists of named steps (issue 20): the default lists are the order the
+"""Augmentations as ordered lists of named steps: the default lists are the order the
 focal dataset and the trainer had before, a step registered from outside the package runs in the
 dataset and in training, the order a config names is the order applied, unknown names are refused."""
 from dataclasses import dataclass

@@ -136,7 +136,7 @@ def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
     assert (code / "birdkit" / "__init__.py").is_file() and not list(code.rglob("__pycache__"))
     shipped = {p.relative_to(code).as_posix() for p in code.rglob("*.py")}
     assert shipped and all(p.startswith("birdkit/") for p in shipped)           # only the core package
-    assert not any(name in p for p in shipped for name in ("kaggle_push", "kaggle_stage", "bench", "demo", "runner"))
+    assert not any(name in p for p in shipped for name in ("birdkit_tools", "kaggle", "bench", "demo", "runner"))
     assert (staging / "wheels" / "dataset-metadata.json").is_file()
     assert f"$ kaggle datasets version -p {code} -m" in out and "--dir-mode zip" in out
     assert f"$ kaggle datasets create -p {code} --dir-mode zip" in out
@@ -282,7 +282,8 @@ def test_submit_without_a_score_fails_and_records_why(someone, tmp_path, mode, s
     rc, out = make("submit", {**someone, "STANDIN_SUBMIT": mode}, tmp_path, "KERNEL=birdkit-infer", "VERSION=3",
                    "MESSAGE=it's infer, v3", "SUBMIT_WAIT=60")
     assert rc != 0, out
-    assert f"kaggle_push submit: {'no score yet for ' if status == 'TIMEOUT' else ''}{INFER} version 3 on " \
+    waiting = "no score yet for " if status == "TIMEOUT" else ""
+    assert f"birdkit_tools.kaggle.push submit: {waiting}{INFER} version 3 on " \
            f"birdclef-2025 (submission 51234567)" in out and shown in out
     assert calls(tmp_path)[0][-6:] == ["-v", "3", "-m", "it's infer, v3", "--wait", "60"]
     [record] = submissions(tmp_path)

@@ -60,7 +60,7 @@ class Config:
     n_fft: int = 2048
     hop_length: int = 512
     top_db: float = 80.0                # dB range kept below each example's peak before scaling; 0 = off
-    band_norm: bool = False             # subtract each mel band's mean over the example's time (features.mel_image)
+    band_norm: bool = False             # subtract each mel band's mean over the example's time (frontend.mel_image)
     # ---- EDA and the dataset check
     rare_threshold: int = 10
     n_examples: int = 3

@@ -10,11 +10,15 @@ through ``augment_batch``. Per-crop steps are in ``birdkit.augment.waveform``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torchaudio.transforms as T
 from torch import nn
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, labels: str = "blend"):
@@ -59,7 +63,7 @@ class BatchStep:
     prob: float = 1.0
 
     @classmethod
-    def from_config(cls, cfg) -> BatchStep:
+    def from_config(cls, cfg: Config) -> BatchStep:
         raise NotImplementedError
 
     def applies(self, rng) -> bool:
@@ -78,7 +82,7 @@ class Mixup(BatchStep):
     prob: float
 
     @classmethod
-    def from_config(cls, cfg):
+    def from_config(cls, cfg: Config):
         return cls(cfg.mixup_alpha, cfg.mixup_labels, cfg.mixup_domain, cfg.mixup_prob)
 
     def applies(self, rng) -> bool:   # alpha > 0: one draw per batch, whatever ``prob``
@@ -96,7 +100,7 @@ class SpecAugmentStep(BatchStep):
     on: bool = True
 
     @classmethod
-    def from_config(cls, cfg):
+    def from_config(cls, cfg: Config):
         return cls(SpecAugment(cfg.n_mels, cfg.mel.frames(cfg.train_samples), cfg.time_mask_frac,
                                cfg.freq_mask_frac), cfg.specaugment)
 

@@ -16,12 +16,16 @@ at a signal-to-noise ratio, zero-padding.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torchaudio.functional as AF
 
 from .draws import TORCH_RANDOM
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def pad(wave: np.ndarray, length: int, offset: int = 0) -> np.ndarray:
@@ -69,7 +73,7 @@ class WaveStep:
     prob: float = 1.0
 
     @classmethod
-    def from_config(cls, cfg, **banks) -> WaveStep:
+    def from_config(cls, cfg: Config, **banks) -> WaveStep:
         raise NotImplementedError
 
     def applies(self, rng) -> bool:
@@ -90,7 +94,7 @@ class TimeShift(WaveStep):
     shift: bool = True
 
     @classmethod
-    def from_config(cls, cfg, **banks):
+    def from_config(cls, cfg: Config, **banks):
         return cls(cfg.train_samples, cfg.time_shift)
 
     def __call__(self, wave, target, rng):
@@ -107,7 +111,7 @@ class Gain(WaveStep):
     prob: float = 1.0
 
     @classmethod
-    def from_config(cls, cfg, **banks):
+    def from_config(cls, cfg: Config, **banks):
         return cls(cfg.gain_db)
 
     def applies(self, rng) -> bool:
@@ -125,7 +129,7 @@ class Reverb(WaveStep):
     prob: float
 
     @classmethod
-    def from_config(cls, cfg, **banks):
+    def from_config(cls, cfg: Config, **banks):
         return cls(cfg.sample_rate, cfg.reverb_rt60_s, cfg.reverb_prob)
 
     def apply(self, wave, target, rng):
@@ -140,7 +144,7 @@ class LowPass(WaveStep):
     prob: float
 
     @classmethod
-    def from_config(cls, cfg, **banks):
+    def from_config(cls, cfg: Config, **banks):
         return cls(cfg.sample_rate, cfg.fmax, cfg.lowpass_prob)
 
     def apply(self, wave, target, rng):
@@ -156,7 +160,7 @@ class Background(WaveStep):
     prob: float
 
     @classmethod
-    def from_config(cls, cfg, background=None, **banks):
+    def from_config(cls, cfg: Config, background=None, **banks):
         return cls(background, cfg.background_snr_db, cfg.background_prob)
 
     def applies(self, rng) -> bool:   # a bank given: one draw per crop, whatever ``prob``
@@ -178,7 +182,7 @@ class PseudoMix(WaveStep):
     prob: float
 
     @classmethod
-    def from_config(cls, cfg, pseudo=None, **banks):
+    def from_config(cls, cfg: Config, pseudo=None, **banks):
         return cls(pseudo, cfg.pseudo_mix_weight, cfg.mixup_labels, cfg.pseudo_mix_prob)
 
     def applies(self, rng) -> bool:   # a bank given: one draw per crop, whatever ``prob``

@@ -14,6 +14,7 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,6 +25,9 @@ from ..models.frontend import MelFrontEnd, to_uint8_image
 from ..util import atomic
 from ..util.progress import progress_bar
 from .audio import AudioError, frame_windows, load_audio
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 REPORT_NAME = "failures.csv"
 SUMMARY_NAME = "summary.json"
@@ -182,7 +186,7 @@ def damaged(npy_path: Path, png_path: Path, write_png: bool, waves_path: Path | 
             if path.is_file() and not check(path)]
 
 
-def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
+def generate_spectrograms(df: pd.DataFrame, cfg: Config, progress=True) -> dict:
     """Write ``<cache>/<label>/<stem>.{npy,png}`` (and ``<cache>/waves/<label>/<stem>.npy`` with
     ``write_waves``) for every row of ``df``; return the totals."""
     out = cfg.cache_path
@@ -220,7 +224,7 @@ def generate_spectrograms(df: pd.DataFrame, cfg, progress=True) -> dict:
     return summary
 
 
-def _run_jobs(jobs, cfg, progress):
+def _run_jobs(jobs, cfg: Config, progress):
     workers = min(cfg.workers or os.cpu_count() or 1, max(1, len(jobs)))
     init = (cfg.mel, cfg.window_samples, cfg.crop_policy, cfg.max_windows, cfg.write_png,
             cfg.train_samples if cfg.write_waves else 0)

@@ -10,6 +10,8 @@ cached dB spectrograms -> normalised images of one scored window.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -21,6 +23,9 @@ from ..models.frontend import mel_image, to_image
 from .audio import audio_info, read_segment
 from .cache import load_cached, load_npy, output_paths, valid_npy, wave_path
 from .tables import durations, label_map, make_targets
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def crop(segment: np.ndarray, length: int, train: bool) -> np.ndarray:
@@ -47,7 +52,7 @@ class ClipDataset(Dataset):
     ``pseudo`` (a ``PseudoLabels`` bank) go to the steps that mix them in.
     """
 
-    def __init__(self, df, cfg, classes, train: bool, source: str | None = None, background=None, pseudo=None,
+    def __init__(self, df, cfg: Config, classes, train: bool, source: str | None = None, background=None, pseudo=None,
                  secondary_weight: float | None = None):
         self.df, self.cfg, self.train = df.reset_index(drop=True), cfg, train
         self.source = source or cfg.data_source
@@ -92,7 +97,7 @@ class ImageDataset(Dataset):
     of one scored window, from the float16 dB cache (``source="images"``) or from audio through
     the same front end the model uses (``source="audio"``)."""
 
-    def __init__(self, df, cfg, classes, train: bool, source: str = "images"):
+    def __init__(self, df, cfg: Config, classes, train: bool, source: str = "images"):
         from ..models.frontend import MelFrontEnd
         self.df, self.cfg, self.train, self.source = df.reset_index(drop=True), cfg, train, source
         self.targets = make_targets(self.df, classes, cfg.secondary_weight)
@@ -128,7 +133,7 @@ class ImageDataset(Dataset):
         return np.ascontiguousarray(db[:, start:start + frames])
 
 
-def cached_rows(df, cfg, kind: str = "images"):
+def cached_rows(df, cfg: Config, kind: str = "images"):
     """Rows whose cache file (``images``: dB spectrogram, ``waves``: waveform) exists and is whole
     (its header checked: a truncated file is never trained on), and the skip records of the others."""
     def path(r):

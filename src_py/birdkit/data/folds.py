@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from ..util import atomic
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 MIN_FOR_VALIDATION = 3  # species with 1-2 recordings always train
 
@@ -38,7 +42,7 @@ def split_table(df: pd.DataFrame, n_folds: int, seed: int, val_fold: int = 0):
     return df[~val].reset_index(drop=True), df[val].reset_index(drop=True), rare
 
 
-def write_split(cfg, train_table: pd.DataFrame, path) -> pd.DataFrame:
+def write_split(cfg: Config, train_table: pd.DataFrame, path) -> pd.DataFrame:
     """``split.csv``: every usable recording with its fold (-1: always trains) and whether it
     validates the first fold trained (``split``: val / train)."""
     folds, _ = assign_folds(train_table["primary_label"], cfg.n_folds, cfg.seed)

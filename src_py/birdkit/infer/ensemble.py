@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from ..util.units import seconds_to_samples
 from .backends import TorchBackend, make_backend
 from .tta import aggregate, soundscape_views
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 
 class TTA(NamedTuple):
     """How a soundscape is viewed: shifted copies of every window, aggregated per member."""
@@ -34,7 +37,7 @@ class TTA(NamedTuple):
     aggregation: str = "mean"
 
     @classmethod
-    def from_config(cls, cfg) -> TTA:
+    def from_config(cls, cfg: Config) -> TTA:
         return cls(cfg.tta_views, cfg.tta_shift_seconds, cfg.tta_aggregation)
 
 

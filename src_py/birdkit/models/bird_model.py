@@ -35,7 +35,7 @@ class BirdModel(nn.Module):
         self.window_samples = seconds_to_samples(spec.window_seconds, mel.sample_rate)
         self.frontend = MelFrontEnd(mel)
         extra = {"drop_path_rate": spec.drop_path_rate} if spec.drop_path_rate else {}
-        extra.update({name: spec.options[name] for name in backbone_fields(spec.model_name)})
+        extra.update({name: spec.value(name) for name in backbone_fields(spec.model_name)})
         self.backbone = create_backbone(spec.model_name, in_chans=spec.in_chans + spec.freq_channel,
                                         pretrained=spec.pretrained, pretrained_path=spec.pretrained_path,
                                         drop_rate=spec.drop_rate, **head_cls.backbone_args(spec, num_classes),

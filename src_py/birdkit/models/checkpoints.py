@@ -9,6 +9,7 @@ contracts written before the spec kept them (``ModelSpec.from_contract`` reads t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -20,6 +21,9 @@ from .bird_model import BirdModel
 from .frontend import MelSettings
 from .spec import ModelSpec
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 NORMALISATION = ("per-example dB log-mel to [0, 1]: the top_db dB below the peak (min-max without top_db), "
                  "after subtracting each band's mean when mel.band_norm")
 
@@ -29,11 +33,11 @@ TOP_LEVEL = ("model_name", "in_chans", "freq_channel", "head", "window_pool", "f
              "window_seconds")
 
 
-def build_model(cfg, classes) -> BirdModel:
+def build_model(cfg: Config, classes) -> BirdModel:
     return BirdModel(ModelSpec.from_config(cfg), cfg.mel, classes)
 
 
-def make_contract(cfg, classes) -> dict:
+def make_contract(cfg: Config, classes) -> dict:
     spec = ModelSpec.from_config(cfg).as_dict()
     return {"classes": list(classes), **{k: spec[k] for k in TOP_LEVEL}, "spec": spec,
             "mel": cfg.mel.as_dict(), "normalisation": NORMALISATION, "loss": cfg.loss,

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .registry import backbone_fields, head_class
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,15 @@ class ModelSpec:
     options: dict = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, cfg) -> ModelSpec:
+    def from_config(cls, cfg: Config) -> ModelSpec:
         names = [f.name for f in dataclasses.fields(cls) if f.name != "options"]
         extra = head_class(cfg.head).config_fields + backbone_fields(cfg.model_name)
         return cls(**{n: getattr(cfg, n) for n in names},
                    options={n: getattr(cfg, n) for n in extra if n not in names})
+
+    def value(self, name: str):
+        """A field a head or backbone names in ``config_fields``: a spec field, else from ``options``."""
+        return getattr(self, name) if name in {f.name for f in dataclasses.fields(self)} else self.options[name]
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from ..data.soundscapes import LabelledChunks, SoundscapeBank
 from ..infer.predict import list_audio
 from ..train.validation import SoundscapeValidation
 from .session import write_skips
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass
@@ -24,7 +28,7 @@ class TrainingInputs:
     soundscape_dir: Path | None
 
 
-def usable_rows(cfg, tables, run_dir):
+def usable_rows(cfg: Config, tables, run_dir):
     """Rows the data source can read; the others are written to ``skips/`` and counted."""
     if cfg.data_source in ("waves", "images"):
         rows, missing = cached_rows(tables.train, cfg, cfg.data_source)
@@ -35,7 +39,7 @@ def usable_rows(cfg, tables, run_dir):
     return rows
 
 
-def training_inputs(cfg, tables, run_dir) -> TrainingInputs:
+def training_inputs(cfg: Config, tables, run_dir) -> TrainingInputs:
     folder = tables.layout.soundscape_dir
     labelled = tables.labelled
     names = set(labelled.windows["filename"]) if labelled is not None else set()
@@ -45,13 +49,13 @@ def training_inputs(cfg, tables, run_dir) -> TrainingInputs:
                           None if labelled is None else (labelled.windows, labelled.targets), folds, folder)
 
 
-def background_bank(cfg, inputs: TrainingInputs):
+def background_bank(cfg: Config, inputs: TrainingInputs):
     if cfg.background_prob <= 0 or not inputs.unlabelled:
         return None
     return SoundscapeBank(inputs.unlabelled, cfg.sample_rate)
 
 
-def soundscape_sets(cfg, inputs: TrainingInputs, fold: int):
+def soundscape_sets(cfg: Config, inputs: TrainingInputs, fold: int):
     """``(SoundscapeValidation or None, LabelledChunks or None)`` of the labelled windows for ``fold``."""
     if inputs.labelled is None:
         return None, None

@@ -11,6 +11,7 @@ see what one process with batch 32 sees.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from ..augment.batch import sampler_weights
 from ..data.datasets import ClipDataset, ImageDataset
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass
@@ -56,7 +60,7 @@ def _item_weights(train_df, extra: int, power: float) -> np.ndarray:
     return np.concatenate([focal, np.full(extra, focal.mean() if len(focal) else 1.0)])
 
 
-def make_training_data(cfg, classes, train_df, val_df=None, *, background=None, pseudo=None,
+def make_training_data(cfg: Config, classes, train_df, val_df=None, *, background=None, pseudo=None,
                        soundscape_val=None, soundscape_train=None, rank: int = 0, world: int = 1) -> TrainingData:
     images = cfg.data_source == "images"
     if images:

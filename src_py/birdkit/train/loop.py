@@ -18,6 +18,7 @@ import math
 import random
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,9 @@ from ..models import (
 )
 from ..util.progress import progress_bar
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 LAST_NAME = "last.pth"   # BEST_NAME (best.pth) lives in birdkit.ensemble_list, which inference reads too
 
 
@@ -57,7 +61,7 @@ def loss_fn(logits, targets, loss: str, smoothing: float):
     return F.cross_entropy(logits, soft, label_smoothing=smoothing)
 
 
-def make_scheduler(optimizer, cfg, steps_per_epoch: int):
+def make_scheduler(optimizer, cfg: Config, steps_per_epoch: int):
     total = max(1, cfg.epochs * steps_per_epoch)
     warmup = min(total - 1, int(round(cfg.warmup_epochs * steps_per_epoch)))
     if warmup <= 0:
@@ -66,7 +70,7 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int):
                                     CosineAnnealingLR(optimizer, T_max=total - warmup)], milestones=[warmup])
 
 
-def chunk_samples(cfg) -> int:
+def chunk_samples(cfg: Config) -> int:
     """Samples per inference chunk of a model trained with ``cfg`` (validation on soundscapes): its head's."""
     return ModelSpec.from_config(cfg).chunk_samples(cfg.sample_rate)
 
@@ -94,7 +98,7 @@ def best_epoch(history: pd.DataFrame):
 
 
 class Trainer:
-    def __init__(self, cfg, classes, data, checkpoint_dir, model=None, device=None, rank=0, world=1):
+    def __init__(self, cfg: Config, classes, data, checkpoint_dir, model=None, device=None, rank=0, world=1):
         self.cfg, self.classes, self.data, self.checkpoint_dir = cfg, list(classes), data, checkpoint_dir
         self.rank, self.world = rank, world
         seed_everything(cfg.seed)

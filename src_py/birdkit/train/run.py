@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -23,6 +24,9 @@ from ..util import atomic
 from .distributed import launch, world_size
 from .factory import make_training_data
 from .loop import LAST_NAME, Trainer
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 HISTORY, COUNTS = "history.csv", "counts.json"
 
@@ -40,14 +44,14 @@ def fold_dir(checkpoint_dir, fold: int) -> Path:
     return Path(checkpoint_dir) / ("all" if fold == -1 else f"fold{fold}")
 
 
-def fold_tables(cfg, train_table: pd.DataFrame, fold: int):
+def fold_tables(cfg: Config, train_table: pd.DataFrame, fold: int):
     """``(train_df, val_df or None, species kept out of validation)`` for ``fold`` (-1: all data)."""
     if fold == -1:
         return train_table.reset_index(drop=True), None, []
     return split_table(train_table, cfg.n_folds, cfg.seed, fold)
 
 
-def train_fold(cfg, classes, train_table, fold: int, *, checkpoint_dir=None, progress=True, backend=None,
+def train_fold(cfg: Config, classes, train_table, fold: int, *, checkpoint_dir=None, progress=True, backend=None,
                **data) -> FoldResult:
     """Train ``fold`` in this process, or with ``ddp_processes`` > 1 (0: every GPU) in that many
     DistributedDataParallel processes. ``data``: ``background``, ``pseudo``, ``soundscape_val``,
@@ -63,7 +67,7 @@ def train_fold(cfg, classes, train_table, fold: int, *, checkpoint_dir=None, pro
     return FoldResult(fold, pd.read_csv(folder / HISTORY), best_checkpoint(folder), folder / LAST_NAME, counts)
 
 
-def _train_rank(rank, world, device, cfg, classes, train_table, fold, folder, progress, data):
+def _train_rank(rank, world, device, cfg: Config, classes, train_table, fold, folder, progress, data):
     train_df, val_df, _ = fold_tables(cfg, train_table, fold)
     loaders = make_training_data(cfg, classes, train_df, val_df, rank=rank, world=world, **data)
     trainer = Trainer(cfg, classes, loaders, folder, device=device, rank=rank, world=world)

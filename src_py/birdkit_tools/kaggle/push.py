@@ -426,7 +426,7 @@ def main(argv=None) -> int:
     try:
         run_command(args)
     except (PushError, MetadataError) as exc:
-        print(f"kaggle_push {args.command}: {exc}", file=sys.stderr)
+        print(f"birdkit_tools.kaggle.push {args.command}: {exc}", file=sys.stderr)
         return 1
     return 0
 
