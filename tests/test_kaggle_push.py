@@ -96,7 +96,9 @@ def env(tmp_path):
 
 
 def make(target, env, tmp_path, *extra):
-    """``make <target>`` in the repository, staging into tmp_path; venv is taken as built."""
+    """``make <target>`` in the repository, staging into tmp_path; venv is taken as built. make runs
+    the development venv's Python: a Kaggle leg's PYTHONPATH (another Python's numpy) is not for it."""
+    env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     proc = subprocess.run(["make", "-C", str(ROOT), "-o", ".venv/.installed", target,
                            f"STAGING={tmp_path / 'staging'}", *extra],
                           env=env, capture_output=True, text=True, timeout=120)
