@@ -167,10 +167,11 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg: Config, sample_submissio
     budget = budget or unlimited(ensemble, TTA.from_config(cfg), workers)
     fallback = np.zeros(len(ensemble.classes), np.float32) if fallback is None else fallback
     rows = _Rows(files, ensemble, cfg, fallback, file_seconds)
-    skipped, t_model, started = [], 0.0, time.perf_counter()
+    skipped, seen, t_model, started = [], set(), 0.0, time.perf_counter()
     stream = (_pooled(files, ensemble, budget, workers) if workers > 1
               else _in_process(enumerate(files), ensemble, budget))
     for i, path, scored in progress_bar(stream, total=len(files), desc="soundscapes", disable=not progress):
+        seen.add(i)
         for m, error in sorted(scored.member_errors.items()):
             budget.drop_member(m, error)
         if scored.error is not None:
@@ -181,9 +182,8 @@ def predict_soundscapes(files, ensemble: Ensemble, cfg: Config, sample_submissio
         t_model += scored.seconds
         if writer is not None:
             writer.maybe_write(lambda: rows.frame(budget.active))
-    done = {s["filename"] for s in skipped} | {files[i].name for i in rows.scored}
     skipped += [{"filename": f.name, "reason": "not scored (watchdog)", "error": "the deadline came first"}
-                for f in files if f.name not in done]
+                for i, f in enumerate(files) if i not in seen]
     per_file = rows.probs(budget.active)
     sub = rows.frame(budget.active, per_file)
     if writer is not None:
