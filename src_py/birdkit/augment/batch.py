@@ -92,6 +92,12 @@ class Mixup(BatchStep):
         x, y, _, _ = mixup(x, y, self.alpha, self.labels)
         return x, y
 
+    def carry(self, x, y, extras: tuple):
+        """``__call__`` (the same draws) with per-example ``extras`` mixed as the inputs are:
+        ``lam * a + (1 - lam) * b`` with the same ``lam`` and partner."""
+        x, y, lam, perm = mixup(x, y, self.alpha, self.labels)
+        return x, y, tuple(lam * e + (1 - lam) * e[perm.to(e.device)] for e in extras)
+
 
 @dataclass(eq=False)
 class SpecAugmentStep(BatchStep):
@@ -111,19 +117,31 @@ class SpecAugmentStep(BatchStep):
         return self.masks(x), y
 
 
-def augment_batch(steps, x: torch.Tensor, y: torch.Tensor, rng, front_end=None):
+def augment_batch(steps, x: torch.Tensor, y: torch.Tensor, rng, front_end=None, extras=None):
     """A training batch through ``steps``: first each step draws whether it acts (in order), then
     for waveform batches (``front_end``: waves -> images) the acting ``wave`` steps, the front end
     and the acting ``image`` steps, each in order; image batches (the seed's path) meet every
-    acting step on the images. Returns ``(images, y)``."""
+    acting step on the images. Returns ``(images, y)``.
+
+    ``extras``: a tuple of per-example tensors ``[B, ...]`` that follow the examples (a teacher's
+    embeddings and logits): a step that mixes examples mixes them too (its ``carry``), the others
+    leave them as they are. Returns ``(images, y, extras)`` then."""
     acting = [s for s in steps if s.applies(rng)]
+    carried = tuple(extras) if extras is not None else None
     if front_end is not None:
         for step in (s for s in acting if s.domain == "wave"):
-            x, y = step(x, y)
+            x, y, carried = _step(step, x, y, carried)
         x, acting = front_end(x), [s for s in acting if s.domain != "wave"]
     for step in acting:
-        x, y = step(x, y)
-    return x, y
+        x, y, carried = _step(step, x, y, carried)
+    return (x, y) if extras is None else (x, y, carried)
+
+
+def _step(step, x, y, extras):
+    if extras is not None and hasattr(step, "carry"):
+        return step.carry(x, y, extras)
+    x, y = step(x, y)
+    return x, y, extras
 
 
 def sampler_weights(labels, power: float) -> np.ndarray:

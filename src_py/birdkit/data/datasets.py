@@ -50,10 +50,15 @@ class ClipDataset(Dataset):
     Training items run ``steps`` (``birdkit.augment.registry.wave_steps``: ``cfg.wave_augment`` in
     order) on the crop, then zero-pad what is still short. ``background`` (a ``SoundscapeBank``) and
     ``pseudo`` (a ``PseudoLabels`` bank) go to the steps that mix them in.
+
+    With a ``teacher`` (``birdkit.foundation.distill.TeacherBank``, training only) the random crop
+    starts a whole number of ``teacher.hop`` seconds into the clip (0 for a clip shorter than the
+    crop), so the teacher's pooled window is the crop's own, and items gain the teacher's
+    ``(embedding [d], logits [C])`` of it. Without one the crops draw exactly as before.
     """
 
     def __init__(self, df, cfg: Config, classes, train: bool, source: str | None = None, background=None, pseudo=None,
-                 secondary_weight: float | None = None):
+                 secondary_weight: float | None = None, teacher=None):
         self.df, self.cfg, self.train = df.reset_index(drop=True), cfg, train
         self.source = source or cfg.data_source
         if self.source not in ("waves", "audio"):
@@ -64,32 +69,61 @@ class ClipDataset(Dataset):
         self.primary = np.array([index[str(p)] for p in self.df["primary_label"]])
         self.steps = wave_steps(cfg, background=background, pseudo=pseudo) if train else []
         self.length, self.rng = cfg.train_samples, TORCH_RANDOM
+        self.teacher = teacher if train else None
 
     def __len__(self):
         return len(self.df)
 
     def __getitem__(self, i):
-        wave, target = crop(self._segment(i), self.length, self.train), self.targets[i]
+        if self.teacher is not None:
+            segment, start = self._grid_segment(i)
+            wave = crop(segment, self.length, train=False)
+        else:
+            wave = crop(self._segment(i), self.length, self.train)
+        target = self.targets[i]
         if self.train:
             for step in self.steps:
                 wave, target = step(wave, target, self.rng)
             wave, target = wave.astype(np.float32, copy=False), target.astype(np.float32, copy=False)
-        return torch.from_numpy(pad(wave, self.length)), torch.from_numpy(target), int(self.primary[i])
+        item = torch.from_numpy(pad(wave, self.length)), torch.from_numpy(target), int(self.primary[i])
+        if self.teacher is None:
+            return item
+        emb, logits = self.teacher.lookup(i, start)
+        return (*item, torch.from_numpy(emb), torch.from_numpy(logits))
+
+    def _cached_wave(self, row) -> np.ndarray:
+        path = wave_path(self.cfg.cache_path, row["primary_label"], row["filename"])
+        if not path.is_file():
+            raise FileNotFoundError(f"no cached waveform {path} for {row['filename']}; run spectrogram "
+                                    "generation (write_waves) first or set data_source: audio")
+        return load_npy(path, mmap_mode="r")
+
+    @staticmethod
+    def _seconds(row) -> float:
+        """The recording's duration: from the table, else the file header."""
+        known = "seconds" in row and row["seconds"] == row["seconds"]
+        return float(row["seconds"]) if known else audio_info(row["path"])[1]
 
     def _segment(self, i) -> np.ndarray:
         row = self.df.iloc[i]
         if self.source == "waves":
-            path = wave_path(self.cfg.cache_path, row["primary_label"], row["filename"])
-            if not path.is_file():
-                raise FileNotFoundError(f"no cached waveform {path} for {row['filename']}; run spectrogram "
-                                        "generation (write_waves) first or set data_source: audio")
-            return load_npy(path, mmap_mode="r")
+            return self._cached_wave(row)
         span, start = self.length / self.cfg.sample_rate, 0.0
-        if self.train:  # a random start needs the duration: from the table, else the file header
-            known = "seconds" in row and row["seconds"] == row["seconds"]
-            seconds = float(row["seconds"]) if known else audio_info(row["path"])[1]
-            start = self.rng.uniform(0.0, max(0.0, seconds - span))
+        if self.train:  # a random start needs the duration
+            start = self.rng.uniform(0.0, max(0.0, self._seconds(row) - span))
         return read_segment(row["path"], self.cfg.sample_rate, start, span)
+
+    def _grid_segment(self, i) -> tuple[np.ndarray, float]:
+        """The crop's samples from a random start on the teacher's grid, and that start (seconds)."""
+        row, sr = self.df.iloc[i], self.cfg.sample_rate
+        span, hop = self.length / sr, self.teacher.hop
+        wave = self._cached_wave(row) if self.source == "waves" else None
+        seconds = len(wave) / sr if wave is not None else self._seconds(row)
+        start = self.rng.randint(int(np.floor(max(0.0, seconds - span) / hop + 1e-6)) + 1) * hop
+        if wave is not None:
+            first = int(round(start * sr))
+            return wave[first:first + self.length], start
+        return read_segment(row["path"], sr, start, span), start
 
 
 class ImageDataset(Dataset):

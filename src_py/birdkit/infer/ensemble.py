@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.audio import AudioError, load_audio
+from ..data.audio import AudioError, load_audio, resample
 from ..data.windows import n_windows, to_chunks
 from ..models import contract_chunk_samples, contract_window_samples, model_from_checkpoint, probabilities
 from ..models.frontend import to_image
@@ -119,6 +119,8 @@ class Ensemble:
         """Member indices by what their front end sees: mel settings and the input length."""
         out = {}
         for i, m in enumerate(self.members):
+            if getattr(m, "foundation", False):
+                continue   # scored on its own rate's wave (``_foundation_probs``)
             if m.backend.frontend_in_graph:
                 key = ("graph", i)
             else:
@@ -150,7 +152,28 @@ class Ensemble:
             for i, z in self._group_logits(chunks, members, out, catch).items():
                 p = probabilities(torch.from_numpy(z), self.members[i].loss).numpy()
                 out.probs[i] = aggregate(p.reshape(tta.views, -1, p.shape[-1])[:, :n], tta.aggregation)
+        self._foundation_probs(wave, n, active, out, catch)
         return out
+
+    def _foundation_probs(self, wave: np.ndarray, n: int, active: set, out: Scored, catch: bool) -> None:
+        """Pretrained-model members (``birdkit.foundation.member``): the wave resampled once per rate."""
+        rates = {}
+
+        def call(m):
+            if m.sample_rate not in rates:
+                rates[m.sample_rate] = resample(wave, self.sample_rate, m.sample_rate)
+            return m.window_probs(rates[m.sample_rate], n)
+
+        calls = {i: (lambda m=m: call(m)) for i, m in enumerate(self.members)
+                 if i in active and getattr(m, "foundation", False)}
+        for i, p in _timed(calls, out, catch).items():
+            out.probs[i] = p
+
+    @property
+    def class_masks(self) -> np.ndarray:
+        """``[members, classes]``: which classes each member scores (a zero-shot member has no
+        score for an unmapped class, so the average leaves it out there)."""
+        return np.stack([getattr(m, "class_mask", np.ones(len(self.classes), bool)) for m in self.members])
 
     def _group_logits(self, chunks: np.ndarray, members: list, out: Scored, catch: bool) -> dict:
         """Logits per member index; seconds and errors go to ``out``."""
@@ -176,7 +199,7 @@ class Ensemble:
 
     @property
     def on_gpu(self) -> bool:
-        return any(_device(m.model).type == "cuda" for m in self.members)
+        return any(_device(m.model).type == "cuda" for m in self.members if not getattr(m, "foundation", False))
 
     @torch.no_grad()
     def __call__(self, waves: np.ndarray) -> np.ndarray:
@@ -184,7 +207,7 @@ class Ensemble:
         with each member's torch model (a compiled SED graph is fixed to its chunk length)."""
         x = torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32))
         return np.mean([probabilities(m.model(x.to(_device(m.model))), m.loss).cpu().numpy()
-                        for m in self.members], axis=0)
+                        for m in self.members if not getattr(m, "foundation", False)], axis=0)
 
     def close(self):
         if self._pool is not None:
@@ -192,33 +215,40 @@ class Ensemble:
             self._pool = None
 
 
-def combine(member_probs: list, how: str = "mean", weights=None) -> list:
+def combine(member_probs: list, how: str = "mean", weights=None, masks=None) -> list:
     """Average per-file ``[members, windows, classes]`` arrays over the members (``weights``: one
     per member, default equal): ``mean`` of probabilities, or ``rank``: each member's scores ranked
-    per class over all windows of all files (0..1), then averaged. Returns per-file
-    ``[windows, classes]`` arrays."""
+    per class over all windows of all files (0..1), then averaged. ``masks`` ``[members,
+    classes]``: a member counts only in its True classes (weights renormalised per class; a class
+    no member scores averages them all). Returns per-file ``[windows, classes]`` arrays."""
     if not member_probs:
         return []
-    w = np.ones(member_probs[0].shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = (w / w.sum()).astype(np.float32)
-    if how == "mean" or member_probs[0].shape[0] == 1:
-        return [np.tensordot(w, p, axes=1) for p in member_probs]
+    m_count, k = member_probs[0].shape[0], member_probs[0].shape[2]
+    w = np.ones(m_count) if weights is None else np.asarray(weights, dtype=np.float64)
+    wk = np.repeat(w[:, None], k, axis=1) * (np.ones((m_count, k)) if masks is None else np.asarray(masks, bool))
+    wk[:, wk.sum(axis=0) <= 0] = w[:, None]
+    wk = (wk / wk.sum(axis=0, keepdims=True)).astype(np.float32)       # [M, K]
+    if how == "mean" or m_count == 1:
+        return [np.einsum("mk,mwk->wk", wk, p) for p in member_probs]
     if how != "rank":
         raise ValueError(f"ensemble_average must be mean or rank, got {how!r}")
     sizes = [p.shape[1] for p in member_probs]
     stacked = np.concatenate(member_probs, axis=1)                       # [M, all windows, K]
-    ranks = np.stack([pd.DataFrame(m).rank(pct=True).to_numpy() for m in stacked])
-    return np.split(np.tensordot(w, ranks.astype(np.float32), axes=1), np.cumsum(sizes)[:-1])
+    ranks = np.stack([pd.DataFrame(m).rank(pct=True).to_numpy() for m in stacked]).astype(np.float32)
+    return np.split(np.einsum("mk,mwk->wk", wk, ranks), np.cumsum(sizes)[:-1])
 
 
 def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=False, export=True,
-                  chunk_seconds: float = 0.0, device: str = "cpu", weights=(), skip_broken: bool = False) -> Ensemble:
+                  chunk_seconds: float = 0.0, device: str = "cpu", weights=(), skip_broken: bool = False,
+                  foundation=()) -> Ensemble:
     """Checkpoints -> an ``Ensemble`` on ``backend``; compiled graphs are written to ``work_dir``.
     ``device``: where the torch backend runs ("cuda" in a GPU session; compiled backends are CPU).
     ``weights``: one per checkpoint (``ensemble_weights``; empty = equal). ``skip_broken``: a
     checkpoint that fails to load or compile is left out with its error printed (the submission
-    goes on with the others), unless none is left."""
-    paths = list(paths)
+    goes on with the others), unless none is left. ``foundation``: specs of pretrained-model
+    members (``birdkit.foundation.member.member_spec``; their weights are in the specs), after the
+    checkpoints; with them, ``paths`` may be empty."""
+    paths, foundation = list(paths), list(foundation)
     if weights and len(weights) != len(paths):
         raise ValueError(f"ensemble_weights has {len(weights)} weights for {len(paths)} checkpoints: "
                          f"give one per checkpoint, in the order {[str(p) for p in paths]}")
@@ -242,12 +272,34 @@ def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=Fa
         contract = contract or c
         members.append(Member(made, model, c["loss"], chunk, float(weights[i]) if weights else 1.0))
         kept.append(path)
-    if contract is None:
-        raise ValueError("no checkpoint given" if not errors else "no checkpoint could be loaded:\n  "
+    members += _foundation_members(foundation, threads, skip_broken, errors)
+    if contract is None and len(members):   # pretrained members only: decode at the competition rate
+        first = foundation[0]
+        contract = {"classes": list(first["classes"]), "window_seconds": first["scored_seconds"],
+                    "mel": {"sample_rate": first["sample_rate"]}}
+    if contract is None or not members:
+        raise ValueError("no checkpoint given" if not errors else "no model could be loaded:\n  "
                          + "\n  ".join(errors))
-    spec = {"paths": [str(p) for p in kept], "backend": members[0].backend.name, "work_dir": str(work_dir),
-            "frontend_in_graph": frontend_in_graph, "chunk_seconds": chunk_seconds}
+    backend_name = next((m.backend.name for m in members if not getattr(m, "foundation", False)), "foundation")
+    spec = {"paths": [str(p) for p in kept], "backend": backend_name, "work_dir": str(work_dir),
+            "frontend_in_graph": frontend_in_graph, "chunk_seconds": chunk_seconds,
+            "foundation": [m.spec for m in members if getattr(m, "foundation", False)]}
     return Ensemble(members, contract["classes"], contract, spec)
+
+
+def _foundation_members(specs, threads: int, skip_broken: bool, errors: list) -> list:
+    from ..foundation.member import from_spec
+
+    out = []
+    for spec in specs:
+        try:
+            out.append(from_spec(spec, threads))
+        except Exception as exc:
+            if not skip_broken:
+                raise
+            errors.append(f"{spec['model']} {spec['kind']}: {_describe(exc)}")
+            print(f"[ensemble] {spec['model']} {spec['kind']} left out: {errors[-1]}")
+    return out
 
 
 def score_file(path, ensemble: Ensemble, tta: TTA, active=None) -> Scored:

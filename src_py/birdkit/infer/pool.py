@@ -45,7 +45,7 @@ def _start(spec):
     torch.set_num_threads(1)
     _WORKER["ensemble"] = load_ensemble(spec["paths"], spec["backend"], spec["work_dir"], threads=1,
                                         frontend_in_graph=spec["frontend_in_graph"], export=False,
-                                        chunk_seconds=spec["chunk_seconds"])
+                                        chunk_seconds=spec["chunk_seconds"], foundation=spec.get("foundation", ()))
 
 
 def _score_file(path, tta, active):

@@ -127,8 +127,14 @@ class Plan:
         """``paths`` loaded as this plan says, with ``cfg``'s chunking and front-end placement
         (``kwargs``: ``load_ensemble``'s ``weights``, ``skip_broken``)."""
         backend = self.asked if self.device == "cpu" and self.asked else self.backend
+        weights, foundation = list(kwargs.pop("weights", ())), list(kwargs.pop("foundation", ()))
+        if weights and foundation and len(weights) == len(paths) + len(foundation):
+            for spec, w in zip(foundation, weights[len(paths):]):   # ensemble_weights: checkpoints, then these
+                spec["weight"] = float(w)
+            weights = weights[:len(paths)]
         return load_ensemble(paths, backend, work_dir, self.threads, cfg.frontend_in_graph,
-                             chunk_seconds=cfg.infer_chunk_seconds, device=self.device, **kwargs)
+                             chunk_seconds=cfg.infer_chunk_seconds, device=self.device, weights=weights,
+                             foundation=foundation, **kwargs)
 
 
 def inference_plan(cfg: Config, n_files: int = 0, use_gpu: bool = False) -> Plan:
@@ -210,7 +216,8 @@ class _Rows:
         e, cfg = self.ensemble, self.cfg
         order = sorted(self.scored)
         weights = [e.members[m].weight for m in active]
-        combined = combine([self.scored[i][list(active)] for i in order], cfg.ensemble_average, weights)
+        combined = combine([self.scored[i][list(active)] for i in order], cfg.ensemble_average, weights,
+                           e.class_masks[list(active)])
         return {i: smooth_windows(rescale_by_file_max(p, cfg.file_max_rescale), cfg.smoothing).astype(np.float32)
                 for i, p in zip(order, combined)}
 

@@ -41,6 +41,8 @@ class BirdModel(nn.Module):
                                         drop_rate=spec.drop_rate, **head_cls.backbone_args(spec, num_classes),
                                         **extra)
         self.add_module(spec.head, head_cls.from_spec(spec, self.backbone.num_features, num_classes))
+        if spec.distill_dim:   # training only (birdkit.foundation.distill); for_inference drops it
+            self.distill = nn.Linear(self.head.feature_dim(self.backbone), spec.distill_dim)
 
     @property
     def head(self):
@@ -95,6 +97,12 @@ class BirdModel(nn.Module):
         """Clip-level logits ``[B, K]`` of images (training; the seed's image path calls this)."""
         return self.head.clip_logits(self.backbone, self._backbone_input(image))
 
+    def classify_distill(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training with distillation: clip logits ``[B, K]`` and the head's pooled clip features
+        projected onto the teacher's embedding ``[B, distill_dim]``, in one pass."""
+        logits, features = self.head.clip_features(self.backbone, self._backbone_input(image))
+        return logits, self.distill(features)
+
     def window_logits(self, image: torch.Tensor, windows: int = 1) -> torch.Tensor:
         """Window logits ``[B * windows, K]`` of images of chunks holding ``windows`` windows each
         (classifier: images of single windows, ``windows`` is 1 per image)."""
@@ -105,12 +113,12 @@ class BirdModel(nn.Module):
         image = self.image(wave)
         return self.classify(augment(image) if augment is not None else image)
 
-    def forward(self, chunks: torch.Tensor, classify: bool = False) -> torch.Tensor:
-        """Inference chunks -> window logits. ``classify=True``: images -> clip logits, the training
-        step's call when the model is wrapped in DistributedDataParallel (which syncs gradients
-        only through ``forward``)."""
+    def forward(self, chunks: torch.Tensor, classify: bool = False, distill: bool = False) -> torch.Tensor:
+        """Inference chunks -> window logits. ``classify=True``: images -> clip logits (with
+        ``distill``: ``classify_distill``), the training step's call when the model is wrapped in
+        DistributedDataParallel (which syncs gradients only through ``forward``)."""
         if classify:
-            return self.classify(chunks)
+            return self.classify_distill(chunks) if distill else self.classify(chunks)
         k = self.windows_per_image(chunks.shape[-1])
         return self.window_logits(self.image(self.chunk_wave(chunks)), k)
 

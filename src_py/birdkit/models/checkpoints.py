@@ -33,12 +33,13 @@ TOP_LEVEL = ("model_name", "in_chans", "freq_channel", "head", "window_pool", "f
              "window_seconds")
 
 
-def build_model(cfg: Config, classes) -> BirdModel:
-    return BirdModel(ModelSpec.from_config(cfg), cfg.mel, classes)
+def build_model(cfg: Config, classes, distill_dim: int = 0) -> BirdModel:
+    """``distill_dim``: the teacher's embedding width when training distils (0 = no projection)."""
+    return BirdModel(ModelSpec.from_config(cfg, distill_dim), cfg.mel, classes)
 
 
-def make_contract(cfg: Config, classes) -> dict:
-    spec = ModelSpec.from_config(cfg).as_dict()
+def make_contract(cfg: Config, classes, distill_dim: int = 0) -> dict:
+    spec = ModelSpec.from_config(cfg, distill_dim).as_dict()
     return {"classes": list(classes), **{k: spec[k] for k in TOP_LEVEL}, "spec": spec,
             "mel": cfg.mel.as_dict(), "normalisation": NORMALISATION, "loss": cfg.loss,
             "package_version": __version__, "git_revision": git_revision(), "config": cfg.to_dict()}
@@ -89,9 +90,11 @@ def model_from_contract(c: dict) -> BirdModel:
 
 def model_from_checkpoint(path) -> tuple[BirdModel, dict]:
     ckpt = load_checkpoint(path)
-    model = model_from_contract(ckpt["contract"])
+    model, state = model_from_contract(ckpt["contract"]), ckpt["state_dict"]
+    if ModelSpec.from_contract(ckpt["contract"]).distill_dim:   # the projection trained only
+        state = {k: v for k, v in state.items() if not k.startswith("distill.")}
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(state)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the model its contract describes: {exc}") from exc
     return model.eval(), ckpt["contract"]

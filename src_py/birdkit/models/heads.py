@@ -74,6 +74,29 @@ class Head(nn.Module):
         """Backbone input of images holding ``windows`` scored windows each -> ``[B * windows, K]``."""
         raise NotImplementedError
 
+    # ---- distillation (birdkit.foundation.distill): training only, optional for a head ----
+    def feature_dim(self, backbone: nn.Module) -> int:
+        """Width of the clip features ``clip_features`` gives."""
+        raise NotImplementedError(f"head {type(self).__name__} gives no clip features to distil from; "
+                                  "use head classifier or sed, or set distill_weight: 0")
+
+    def clip_features(self, backbone: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(clip_logits(backbone, x), pooled clip features [B, feature_dim])`` in one pass."""
+        raise NotImplementedError(f"head {type(self).__name__} gives no clip features to distil from; "
+                                  "use head classifier or sed, or set distill_weight: 0")
+
+
+def classifier_layer(backbone: nn.Module) -> nn.Module:
+    """The backbone's last layer (timm's ``get_classifier``, else ``classifier``, ``fc`` or ``head``):
+    its input is the pooled features."""
+    found = [backbone.get_classifier()] if hasattr(backbone, "get_classifier") else []
+    found += [getattr(backbone, name, None) for name in ("classifier", "fc", "head")]
+    layer = next((m for m in found if isinstance(m, nn.Module)), None)
+    if layer is None:
+        raise ValueError(f"{type(backbone).__name__}: no classifier layer (get_classifier, classifier, fc or head) "
+                         "to read the pooled features from; use head: sed, or set distill_weight: 0")
+    return layer
+
 
 class ClassifierHead(Head):
     """timm's: the backbone's own pooling and linear layer, one label vector per image; inference
@@ -99,6 +122,21 @@ class ClassifierHead(Head):
 
     def window_logits(self, backbone, x, windows=1):
         return backbone(x)
+
+    def feature_dim(self, backbone):
+        layer = classifier_layer(backbone)
+        return int(getattr(layer, "in_features", 0) or getattr(layer, "in_channels", 0) or backbone.num_features)
+
+    def clip_features(self, backbone, x):
+        """The logits and what enters the classifier layer (the backbone's own pooling; read by a
+        hook for this one call)."""
+        seen = []
+        handle = classifier_layer(backbone).register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+        try:
+            logits = backbone(x)
+        finally:
+            handle.remove()
+        return logits, seen[-1].flatten(1)
 
 
 class GeM(nn.Module):
@@ -154,11 +192,15 @@ class SEDHead(Head):
         x = F.adaptive_avg_pool2d(fmap, (self.bands, fmap.shape[-1]))            # [B, C, bands, T']
         return x.flatten(1, 2)                                                   # [B, C * bands, T']
 
-    def frames(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def frame_features(self, fmap: torch.Tensor) -> torch.Tensor:
+        """``[B, width, T']``: what the attention and the classifier read per frame."""
         x = self._pool_frequency(fmap)
         x = F.max_pool1d(x, 3, 1, 1) + F.avg_pool1d(x, 3, 1, 1)                 # smooth over time
         x = F.relu(self.fc(self.drop(x).transpose(1, 2))).transpose(1, 2)
-        x = self.drop(x)
+        return self.drop(x)
+
+    def frames(self, fmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.frame_features(fmap)
         return torch.tanh(self.att(x)), self.cla(x)
 
     def forward(self, fmap: torch.Tensor) -> torch.Tensor:
@@ -168,6 +210,16 @@ class SEDHead(Head):
 
     def clip_logits(self, backbone, x):
         return self(backbone.forward_features(x))
+
+    def feature_dim(self, backbone):
+        return self.fc.out_features
+
+    def clip_features(self, backbone, x):
+        """The clip logits and the frame features pooled as the clip pools its frames: by the
+        attention over time (its weights averaged over the classes)."""
+        h = self.frame_features(backbone.forward_features(x))
+        weights = torch.softmax(torch.tanh(self.att(h)), dim=-1)                 # [B, K, T']
+        return (weights * self.cla(h)).sum(dim=-1), (h * weights.mean(dim=1, keepdim=True)).sum(dim=-1)
 
     def window_logits(self, backbone, x, windows):
         att, cla = self.frames(backbone.forward_features(x))

@@ -35,20 +35,28 @@ class ModelSpec:
     train_seconds: float = 5.0          # the training crop (the inference chunk of heads that read frames)
     # ---- Config fields a registered head or backbone asks for (their ``config_fields``)
     options: dict = field(default_factory=dict)
+    # ---- distillation (birdkit.foundation.distill): the teacher's embedding width, 0 = none. The
+    # projection onto it trains only: ``for_inference`` drops it. Not a Config field (the teacher's).
+    distill_dim: int = 0
 
     @classmethod
-    def from_config(cls, cfg: Config) -> ModelSpec:
-        names = [f.name for f in dataclasses.fields(cls) if f.name != "options"]
+    def from_config(cls, cfg: Config, distill_dim: int = 0) -> ModelSpec:
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in ("options", "distill_dim")]
         extra = head_class(cfg.head).config_fields + backbone_fields(cfg.model_name)
         return cls(**{n: getattr(cfg, n) for n in names},
-                   options={n: getattr(cfg, n) for n in extra if n not in names})
+                   options={n: getattr(cfg, n) for n in extra if n not in names}, distill_dim=int(distill_dim))
 
     def value(self, name: str):
         """A field a head or backbone names in ``config_fields``: a spec field, else from ``options``."""
         return getattr(self, name) if name in {f.name for f in dataclasses.fields(self)} else self.options[name]
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields; ``distill_dim`` only when set, so a contract without distillation reads as
+        before (and in a birdkit that predates the field)."""
+        values = dataclasses.asdict(self)
+        if not values["distill_dim"]:
+            del values["distill_dim"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelSpec:
@@ -75,8 +83,10 @@ class ModelSpec:
 
     def for_inference(self) -> ModelSpec:
         """What a checkpoint is loaded into: no pretrained weights to fetch (the checkpoint has
-        them), no dropout or stochastic depth (they have no weights)."""
-        return dataclasses.replace(self, pretrained=False, pretrained_path="", drop_rate=0.0, drop_path_rate=0.0)
+        them), no dropout or stochastic depth (they have no weights), no distillation projection
+        (it trains only; ``model_from_checkpoint`` leaves its weights out)."""
+        return dataclasses.replace(self, pretrained=False, pretrained_path="", drop_rate=0.0, drop_path_rate=0.0,
+                                   distill_dim=0)
 
     @property
     def head_class(self):

@@ -74,12 +74,13 @@ def find_competition_dir(data_dir: str, kaggle_input: str, competition: str = ""
     return choose(ranked, "competition data", "set data_dir to choose another")
 
 
-def find_checkpoints(paths, run_dir, kaggle_input, names=None, rounds="last") -> list[Path]:
+def find_checkpoints(paths, run_dir, kaggle_input, names=None, rounds="last", required=True) -> list[Path]:
     """Explicit ``paths``; else the models the run's training listed (``checkpoints/ensemble.json``,
     the ``rounds`` of self-training: last or all) or its best checkpoint; else the same found under
     ``kaggle_input`` (a training kernel's output: ``<mount>/checkpoints/...``, at most two folders
     below a source root). ``names``: the best checkpoint's file names, tried in order (default
-    ``best.pth``, then the ``best_model_improved.pth`` of runs made before the rename)."""
+    ``best.pth``, then the ``best_model_improved.pth`` of runs made before the rename).
+    ``required`` False (an ensemble of pretrained-model members alone): none found is ``[]``."""
     from ..ensemble_list import BEST_NAMES, ENSEMBLE_LIST, read_ensemble_list
     names = tuple(names or BEST_NAMES)
     if paths:
@@ -101,6 +102,9 @@ def find_checkpoints(paths, run_dir, kaggle_input, names=None, rounds="last") ->
         found = search(root, name, MOUNT_DEPTH + 3)
         if found:
             return [choose(found, f"checkpoint {name}", "set checkpoint_paths to choose another, or to list several")]
+    if not required:
+        print(f"no checkpoint in {own} or under {root}: the ensemble is the pretrained-model members alone")
+        return []
     also = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
     raise FileNotFoundError(f"no {ENSEMBLE_LIST} or {names[0]}{also} in {own} or under {root}; train first or set "
                             "checkpoint_paths")
@@ -109,3 +113,15 @@ def find_checkpoints(paths, run_dir, kaggle_input, names=None, rounds="last") ->
 def find_wheel_dirs(kaggle_input) -> list[Path]:
     """Folders holding ``*.whl`` files under ``kaggle_input`` (e.g. ``<wheels mount>/cp312/``), shallowest first."""
     return list(dict.fromkeys(p.parent for p in search(kaggle_input, "*.whl", MOUNT_DEPTH + 1)))
+
+
+def foundation_specs(cfg, layout, classes) -> list:
+    """The specs of ``cfg.foundation_members`` (``birdkit.foundation.member``) for this competition's
+    classes; the head is found in the run's checkpoints or under ``kaggle_input``."""
+    if not cfg.foundation_members:
+        return []
+    from ..data.tables import read_competition_taxonomy
+    from ..foundation.member import member_specs
+
+    taxonomy, _ = read_competition_taxonomy(layout.taxonomy_csv, classes)
+    return member_specs(cfg, taxonomy, classes, head_roots=(cfg.kaggle_input,))

@@ -7,6 +7,11 @@ recording (targets include secondary labels) and, when labelled soundscapes exis
 scored with the competition metric. With several processes (DDP) every process draws the same
 global sample order and takes its share of each global batch, so two processes with batch 16
 see what one process with batch 32 sees.
+
+With ``distill_weight`` or ``distill_kd_weight`` > 0 the training recordings' teacher outputs come
+from the embedding cache (``birdkit.foundation.distill.TeacherBank``): training items carry them
+(soundscape chunks a zero teacher) and ``distill_dim`` is the model's projection width (the
+teacher's embedding width when ``distill_weight`` > 0). Validation items never do.
 """
 from __future__ import annotations
 
@@ -18,7 +23,9 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from ..augment.batch import sampler_weights
+from ..config import ConfigError
 from ..data.datasets import ClipDataset, ImageDataset
+from ..foundation.distill import TeacherBank, WithoutTeacher
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -31,6 +38,8 @@ class TrainingData:
     soundscape_val: object | None          # birdkit.train.validation.SoundscapeValidation
     images: bool                           # batches hold images (the seed's path), not waveforms
     counts: dict
+    teacher: TeacherBank | None = None     # distillation: training items carry the teacher's outputs
+    distill_dim: int = 0                   # the model's distillation projection width (0 = none)
 
 
 class ShardedBatchSampler(Sampler):
@@ -63,12 +72,16 @@ def _item_weights(train_df, extra: int, power: float) -> np.ndarray:
 def make_training_data(cfg: Config, classes, train_df, val_df=None, *, background=None, pseudo=None,
                        soundscape_val=None, soundscape_train=None, rank: int = 0, world: int = 1) -> TrainingData:
     images = cfg.data_source == "images"
+    teacher = make_teacher(cfg, classes, train_df)
     if images:
         train_ds = ImageDataset(train_df, cfg, classes, train=True)
     else:
-        train_ds = ClipDataset(train_df, cfg, classes, train=True, background=background, pseudo=pseudo)
+        train_ds = ClipDataset(train_df, cfg, classes, train=True, background=background, pseudo=pseudo,
+                               teacher=teacher)
     extra = len(soundscape_train) if soundscape_train is not None else 0
     if extra:
+        if teacher is not None:
+            soundscape_train = WithoutTeacher(soundscape_train, teacher.dim, len(classes))
         train_ds = ConcatDataset([train_ds, soundscape_train])
     n = cfg.samples_per_epoch or len(train_ds)
     weights = _item_weights(train_df, extra, cfg.sampler_power)
@@ -90,7 +103,23 @@ def make_training_data(cfg: Config, classes, train_df, val_df=None, *, backgroun
               "val_recordings": 0 if val_df is None else len(val_df),
               "val_soundscape_windows": 0 if soundscape_val is None else len(soundscape_val),
               "pseudo_chunks": 0 if pseudo is None else len(pseudo.starts), "samples_per_epoch": n}
-    return TrainingData(train, val, soundscape_val, images, counts)
+    distill_dim = teacher.dim if teacher is not None and cfg.distill_weight > 0 else 0
+    return TrainingData(train, val, soundscape_val, images, counts, teacher, distill_dim)
 
 
-__all__ = ["ShardedBatchSampler", "TrainingData", "make_training_data"]
+def make_teacher(cfg: Config, classes, train_df) -> TeacherBank | None:
+    """The training recordings' teacher outputs when ``cfg`` distils (every record checked now)."""
+    if not (cfg.distill_weight > 0 or cfg.distill_kd_weight > 0):
+        return None
+    if cfg.data_source not in ("waves", "audio"):
+        raise ConfigError(f"distillation (distill_weight, distill_kd_weight) trains on waveform crops: set "
+                          f"data_source: waves or audio, not {cfg.data_source!r}")
+    teacher = TeacherBank(cfg.embedding_path, train_df["filename"], cfg.train_seconds, cfg.foundation_hop_seconds)
+    teacher.check()
+    if len(teacher.mapped) != len(classes):
+        raise ValueError(f"{teacher.path(0)}: the teacher's logits have {len(teacher.mapped)} classes, this run "
+                         f"{len(classes)}; rerun the embedding stage for this class list")
+    return teacher
+
+
+__all__ = ["ShardedBatchSampler", "TrainingData", "make_teacher", "make_training_data"]

@@ -8,7 +8,11 @@ resumed run ends with the weights of an uninterrupted one; an unreadable last ch
 full disk, say) trains the fold again.
 
 The ``Trainer`` receives its data (``birdkit.train.factory.make_training_data``), so another stage can
-hand it soundscapes with soft targets through the same loop. With DistributedDataParallel
+hand it soundscapes with soft targets through the same loop. With distillation (``distill_weight``,
+``distill_kd_weight``; ``birdkit.foundation.distill``) the batches carry the teacher's embedding and
+logits of each crop (mixed as the crops are mixed) and the loss adds the cosine loss of the
+model's projected features and the BCE to the teacher's mapped probabilities; the history's
+``train_distill_loss`` is that addition (``train_loss`` stays the task loss). With DistributedDataParallel
 (``birdkit.train.distributed``) every process runs this loop on its share of each batch; only rank 0
 writes checkpoints and prints.
 """
@@ -30,6 +34,7 @@ from ..augment.batch import augment_batch, smooth_targets
 from ..augment.draws import TORCH_RANDOM
 from ..augment.registry import batch_steps
 from ..ensemble_list import BEST_NAME
+from ..foundation.distill import cosine_distill_loss, kd_loss, teacher_present
 from ..metrics import macro_roc_auc, top1_accuracy
 from ..models import (
     CheckpointError,
@@ -104,7 +109,14 @@ class Trainer:
         seed_everything(cfg.seed)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.amp = self.device.type == "cuda"
-        self.model = model or build_model(cfg, classes)
+        distill_dim = getattr(data, "distill_dim", 0)
+        self.model = model or build_model(cfg, classes, distill_dim)
+        teacher = getattr(data, "teacher", None)
+        self.distill_weight = cfg.distill_weight if getattr(self.model.spec, "distill_dim", 0) else 0.0
+        self.kd_weight = cfg.distill_kd_weight if teacher is not None else 0.0
+        self.teacher_mapped = None if teacher is None else teacher.mapped
+        self.distilling = self.distill_weight > 0 or self.kd_weight > 0
+        self.last_distill_loss = math.nan
         if world > 1 and self.device.type == "cuda":   # BatchNorm statistics over the global batch
             self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.model = self.model.to(self.device)
@@ -119,7 +131,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, cfg, max(1, len(data.train)))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.contract = make_contract(cfg, classes)
+        self.contract = make_contract(cfg, classes, getattr(self.model.spec, "distill_dim", 0))
         self.history, self.start_epoch, self.best_score = [], 0, -math.inf
 
     # ---- checkpoints ----
@@ -183,21 +195,51 @@ class Trainer:
             images = images.contiguous(memory_format=torch.channels_last)
         return _classify(model, images), y
 
+    def _distill_step(self, x, y, teacher_emb, teacher_logits):
+        """Task loss and distillation loss of a batch whose teacher outputs follow the batch steps
+        (a mix of two crops is taught the same mix of their teachers; ``teacher_present`` weighs
+        out items without one)."""
+        extras = (teacher_emb, teacher_logits, teacher_present(teacher_emb))
+        images, y, (emb, logits_t, weight) = augment_batch(self.batch_steps, x, y, TORCH_RANDOM, self.model.image,
+                                                           extras)
+        if self.amp:
+            images = images.contiguous(memory_format=torch.channels_last)
+        distill = torch.zeros((), device=self.device)
+        if self.distill_weight > 0:
+            logits, projected = _classify(self.net, images, distill=True)
+            distill = distill + self.distill_weight * cosine_distill_loss(projected, emb, weight)
+        else:
+            logits = _classify(self.net, images)
+        if self.kd_weight > 0:
+            distill = distill + self.kd_weight * kd_loss(logits, logits_t, self.teacher_mapped, weight)
+        return loss_fn(logits.float(), y, self.cfg.loss, self.cfg.label_smoothing), distill
+
     def train_epoch(self, epoch, progress=True) -> float:
+        """One epoch; returns the mean task loss (the distillation loss is ``last_distill_loss``)."""
         self.net.train()
-        total, count = 0.0, 0
+        total, distilled, count = 0.0, 0.0, 0
         show = progress and self.rank == 0
-        for x, y, _ in progress_bar(self.data.train, desc=f"epoch {epoch + 1} train", disable=not show, leave=False):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        for batch in progress_bar(self.data.train, desc=f"epoch {epoch + 1} train", disable=not show, leave=False):
+            x, y = batch[0].to(self.device, non_blocking=True), batch[1].to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
-                logits, y = self._logits(x, y)
-                loss = loss_fn(logits.float(), y, self.cfg.loss, self.cfg.label_smoothing)
+                if self.distilling:
+                    if len(batch) < 5:
+                        raise ValueError("distillation needs batches with the teacher's outputs "
+                                         "(make_training_data with distill_weight or distill_kd_weight > 0)")
+                    task, distill = self._distill_step(x, y, *(t.to(self.device, non_blocking=True)
+                                                               for t in batch[3:5]))
+                    loss = task + distill
+                    distilled += distill.item() * len(x)
+                else:
+                    logits, y = self._logits(x, y)
+                    task = loss = loss_fn(logits.float(), y, self.cfg.loss, self.cfg.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()
-            total, count = total + loss.item() * len(x), count + len(x)
+            total, count = total + task.item() * len(x), count + len(x)
+        self.last_distill_loss = distilled / max(count, 1) if self.distilling else math.nan
         return total / max(count, 1)
 
     @torch.no_grad()
@@ -233,6 +275,8 @@ class Trainer:
         for epoch in range(self.start_epoch, self.cfg.epochs):
             started = time.perf_counter()
             row = {"epoch": epoch + 1, "train_loss": self.train_epoch(epoch, progress)}
+            if self.distilling:
+                row["train_distill_loss"] = self.last_distill_loss
             row.update(self.validate(progress))
             row.update(lr=self.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started)
             self.history.append(row)
@@ -249,8 +293,9 @@ class Trainer:
         return pd.DataFrame(self.history)
 
 
-def _classify(net, images):
-    """``BirdModel.classify`` through a DDP wrapper too (DDP syncs gradients only in ``forward``)."""
+def _classify(net, images, distill: bool = False):
+    """``BirdModel.classify`` (``classify_distill`` with ``distill``) through a DDP wrapper too
+    (DDP syncs gradients only in ``forward``)."""
     if hasattr(net, "module"):
-        return net(images, classify=True)
-    return net.classify(images)
+        return net(images, classify=True, distill=distill) if distill else net(images, classify=True)
+    return net.classify_distill(images) if distill else net.classify(images)

@@ -114,10 +114,11 @@ def teacher_plan(cfg: Config, n_files: int) -> Plan:
     return inference_plan(cfg, n_files, use_gpu=True)
 
 
-def label_files(checkpoints, files, cfg: Config, work_dir, progress=True) -> tuple[list, list, list]:
+def label_files(checkpoints, files, cfg: Config, work_dir, progress=True, foundation=()) -> tuple[list, list, list]:
     """Teacher probabilities of ``files`` (raw: no smoothing or file-max rescaling); undecodable
-    files are left out and returned as skip records."""
-    ensemble = teacher_plan(cfg, len(files)).load(cfg, checkpoints, work_dir)
+    files are left out and returned as skip records. ``foundation``: pretrained-model members
+    (``birdkit.foundation.member`` specs) that join the teacher."""
+    ensemble = teacher_plan(cfg, len(files)).load(cfg, checkpoints, work_dir, foundation=foundation)
     raw = dataclasses.replace(cfg, smoothing=0.0, file_max_rescale=0.0)
     try:
         result = predict_soundscapes(files, ensemble, raw, progress=progress)
@@ -127,15 +128,18 @@ def label_files(checkpoints, files, cfg: Config, work_dir, progress=True) -> tup
     return kept, [result.per_file[f] for f in kept], result.skipped
 
 
-def pseudo_label(teachers: dict, files, file_folds, cfg: Config, work_dir, progress=True) -> tuple[PseudoSet, list]:
-    """``teachers``: {soundscape fold: checkpoints}; fold -1 labels every file."""
+def pseudo_label(teachers: dict, files, file_folds, cfg: Config, work_dir, progress=True,
+                 foundation=()) -> tuple[PseudoSet, list]:
+    """``teachers``: {soundscape fold: checkpoints}; fold -1 labels every file. ``foundation``
+    members join every fold's teacher."""
     out = PseudoSet([], [], [])
     skipped = []
     for fold, checkpoints in sorted(teachers.items()):
         chosen = [f for f, k in zip(files, file_folds) if fold == -1 or k == fold]
         if not chosen:
             continue
-        kept, probs, bad = label_files(checkpoints, chosen, cfg, Path(work_dir) / f"teacher{fold}", progress)
+        kept, probs, bad = label_files(checkpoints, chosen, cfg, Path(work_dir) / f"teacher{fold}", progress,
+                                       foundation)
         out.files += kept
         out.probs += probs
         out.labelled_by += [[str(c) for c in checkpoints]] * len(kept)
@@ -163,16 +167,18 @@ def teachers_for(cfg: Config, r: int) -> dict:
     return {int(k): [cfg.checkpoint_dir / p for p in v] for k, v in done["students"].items()}
 
 
-def run_round(cfg: Config, classes, train_table, r: int, files, progress=True, **data) -> RoundResult:
-    """Pseudo-label with round ``r-1``'s models, then train round ``r``'s students (``data``: the
-    factory's ``background``, ``soundscape_val``, ``soundscape_train``)."""
+def run_round(cfg: Config, classes, train_table, r: int, files, progress=True, foundation=(), **data) -> RoundResult:
+    """Pseudo-label with round ``r-1``'s models (and the ``foundation`` members: pretrained-model
+    specs), then train round ``r``'s students (``data``: the factory's ``background``,
+    ``soundscape_val``, ``soundscape_train``)."""
     folder = round_dir(cfg, r)
     k = cfg.pseudo_oof_folds if cfg.pseudo_oof_folds > 1 else 1
     file_folds = soundscape_folds(files, k, cfg.seed)
     pseudo_path, skipped = folder / PSEUDO_NAME, []
     pseudo = PseudoSet.load_whole(pseudo_path)   # None: not labelled yet, or a damaged file
     if pseudo is None:
-        pseudo, skipped = pseudo_label(teachers_for(cfg, r), files, file_folds, cfg, folder / "export", progress)
+        pseudo, skipped = pseudo_label(teachers_for(cfg, r), files, file_folds, cfg, folder / "export", progress,
+                                       foundation)
         pseudo.save(pseudo_path)
     fold_of = {str(f): int(k) for f, k in zip(files, file_folds)}
     students, listed = {}, []
@@ -237,13 +243,14 @@ def estimate_round_minutes(cfg: Config, audio_minutes: float, seconds_per_audio_
     return {"pseudo_label_min": label, "train_min": train, "students": students, "total_min": label + train}
 
 
-def estimate_first_round(cfg: Config, files) -> dict:
+def estimate_first_round(cfg: Config, files, foundation=()) -> dict:
     """``estimate_round_minutes`` for the first round to run, measured here: the last round's
     models scoring two of ``files`` with the plan the round will use (``teacher_plan``), and the
     supervised epochs' mean duration (``history.csv``; 0 without it). Adds the ``plan``, the
     ``rate`` (seconds per audio minute), the ``audio_minutes`` and the ``epoch_seconds``."""
     plan = teacher_plan(cfg, len(files))
-    teacher = plan.load(cfg, read_ensemble_list(cfg.checkpoint_dir, "last"), cfg.run_path / "export")
+    teacher = plan.load(cfg, read_ensemble_list(cfg.checkpoint_dir, "last"), cfg.run_path / "export",
+                        foundation=foundation)
     try:
         rate = projection.measure(teacher, files, TTA.from_config(cfg))
     finally:
