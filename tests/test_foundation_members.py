@@ -56,7 +56,13 @@ def test_member_through_the_ensemble_equals_its_own_predictions(tmp_path, real_a
     ensemble = load_ensemble([], "torch", tmp_path / "export", threads=1, foundation=specs)
     assert ensemble.sample_rate == 32000 and [m.weight for m in ensemble.members] == [2.0, 1.0]
     wave = load_audio(real_audio / "1min.ogg", 32000)[: 32000 * 12]   # 12 s: 3 windows, the last one short
+    model, calls = ensemble.members[0].model, []
+    assert ensemble.members[1].model is model   # head and zero-shot share the loaded model ...
+    real = model.embed_logits
+    model.embed_logits = lambda x: calls.append(len(x)) or real(x)
     scored = ensemble.score(wave)
+    del model.embed_logits
+    assert calls == [9]                           # ... and one call per file: 3 windows x 3 offsets
     assert scored.probs.shape == (2, 3, 3)
     own = from_spec(specs[0], threads=1).window_probs(resample(wave, 32000, 48000), 3)
     np.testing.assert_allclose(scored.probs[0], own, atol=1e-6)

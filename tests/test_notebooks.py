@@ -71,7 +71,7 @@ def smoke_run(root, tmp_path_factory, demo_competition):
 def test_smoke_run_writes_everything(smoke_run):
     run, demo, stdout = smoke_run
     names = sorted(p.name for p in (run / "notebooks").iterdir())
-    assert len([n for n in names if n.endswith(".ipynb")]) == 7 and len([n for n in names if n.endswith(".html")]) == 7
+    assert len([n for n in names if n.endswith(".ipynb")]) == 8 and len([n for n in names if n.endswith(".html")]) == 8
     for f in ("params.resolved.yaml", "git_revision.txt", "config.yaml", "split.csv", "history.csv",
               "submission.csv", "submission_seed_view.csv", "checkpoints/fold0/best.pth",
               "checkpoints/fold0/last.pth", "checkpoints/ensemble.json", "checkpoints/round1/pseudo_labels.npz",

