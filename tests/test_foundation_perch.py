@@ -7,9 +7,12 @@ import pickle
 import numpy as np
 import pytest
 
-import perch_standin as standin
-from birdkit.foundation.base import FoundationError
-from birdkit.foundation.perch import Perch, normalise
+pytest.importorskip("onnx", reason="the stand-in graph is built with onnx (not in Kaggle's image)")
+pytest.importorskip("onnxruntime", reason="Perch's ONNX port runs on onnxruntime (not in Kaggle's image)")
+
+import perch_standin as standin  # noqa: E402
+from birdkit.foundation.base import FoundationError  # noqa: E402
+from birdkit.foundation.perch import Perch, normalise  # noqa: E402
 
 
 @pytest.fixture(scope="module")

