@@ -159,6 +159,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--recipes", default="demo,foundation")
     p.add_argument("--selftrain", action="store_true")
+    p.add_argument("--selftrain-seeds", default="", help="the seeds that self-train (default: all of --seeds)")
     p.add_argument("--out", default="runs/fexp")
     args = p.parse_args(argv)
     base = Path(args.out) / args.name
@@ -172,7 +173,8 @@ def main(argv=None) -> int:
         (base / "baseline.json").write_text(json.dumps({"test": score}))
     for recipe in args.recipes.split(","):
         for seed in map(int, args.seeds.split(",")):
-            selftrain = args.selftrain and recipe == "foundation"   # pseudo-labels from the foundation ensemble
+            selftrain = (args.selftrain and recipe == "foundation"   # pseudo-labels from the foundation ensemble
+                         and (not args.selftrain_seeds or str(seed) in args.selftrain_seeds.split(",")))
             for stage in (("supervised", "20,25,40"),) + ((("selftrained", "50"),) if selftrain else ()):
                 tag = recipe if stage[0] == "supervised" else f"{recipe}+selftrain"
                 if ((done["recipe"] == tag) & (done["seed"] == seed)).any():
