@@ -120,8 +120,8 @@ def test_dry_run_stages_every_kernel_without_credentials(env, tmp_path):
     assert rc == 0, out
     staging = tmp_path / "staging"
     manifest = json.loads((staging / "manifest.json").read_text())
-    assert [k["key"] for k in manifest["kernels"]] == ["eda", "spectrograms", "dataset-check", "train", "selftrain",
-                                                       "selftrain-r1", "selftrain-r2", "infer"]
+    assert [k["key"] for k in manifest["kernels"]] == ["eda", "spectrograms", "embeddings", "dataset-check", "train",
+                                                       "selftrain", "selftrain-r1", "selftrain-r2", "infer"]
     sources = {k["key"]: k["kernel_sources"] for k in manifest["kernels"]}
     assert sources["selftrain"][0].endswith("/birdkit-train") and sources["selftrain-r1"][0].endswith("/birdkit-train")
     assert sources["selftrain-r2"][0].endswith("/birdkit-selftrain-r1")   # one kernel per round, chained

@@ -292,7 +292,8 @@ def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=Fa
         contract = {"classes": list(first["classes"]), "window_seconds": first["scored_seconds"],
                     "mel": {"sample_rate": first["sample_rate"]}}
     if contract is None or not members:
-        raise ValueError("no checkpoint given" if not errors else "no model could be loaded:\n  "
+        what = "no checkpoint or foundation member" if foundation else "no checkpoint"
+        raise ValueError(f"{what} given" if not errors else f"{what} could be loaded:\n  "
                          + "\n  ".join(errors))
     backend_name = next((m.backend.name for m in members if not getattr(m, "foundation", False)), "foundation")
     spec = {"paths": [str(p) for p in kept], "backend": backend_name, "work_dir": str(work_dir),
