@@ -83,6 +83,11 @@ class FoundationModel:
                 f"embedding, {len(self.labels)} labels" + (f"; weights {self.licence}" if self.licence else ""))
 
 
+def sigmoid(z):
+    """Per-class probabilities of logits (clipped: no overflow warning on a far logit)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+
+
 def window_offsets(scored_seconds: float, window_seconds: float, hop_seconds: float) -> list[float]:
     if hop_seconds <= 0:
         raise ValueError(f"foundation_hop_seconds must be > 0, got {hop_seconds}")

@@ -19,11 +19,11 @@ it on a real recording). One fast call gives both.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..util.accelerator import cpu_cores
 from .base import FoundationError, FoundationModel, Labels
 
 MODEL_FILE = "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
@@ -84,10 +84,6 @@ def interpreter_class():
                           "(or tensorflow, whose tf.lite runs it)")
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class BirdNet(FoundationModel):
     name = "birdnet"
     sample_rate = 48000
@@ -98,7 +94,7 @@ class BirdNet(FoundationModel):
     def __init__(self, path: str = "", threads: int = 0, batch_size: int = 32, search_roots=()):
         self.path = find_model(path, search_roots)
         self.labels = read_labels(self.path)
-        self.threads = threads or cores()
+        self.threads = threads or cpu_cores()
         self.batch_size = batch_size
         self._interpreter, self._size = None, 0
         self._open()

@@ -28,7 +28,7 @@ from ..data.cache import load_npy, select_wave, wave_path
 from ..util import atomic
 from ..util.progress import progress_bar
 from .base import filled, frames, subwindow_starts
-from .member import map_logits
+from .mapping import map_logits
 from .records import record_path, save_record, valid_record
 
 
@@ -37,7 +37,6 @@ class Job:
     out: Path             # the record to write
     name: str             # for reports: train.csv's filename or the soundscape's name
     load: object          # () -> float32 wave at the competition rate (raises AudioError)
-    kind: str = "train"
 
 
 def training_jobs(df, cfg) -> list[Job]:
@@ -56,11 +55,11 @@ def training_jobs(df, cfg) -> list[Job]:
 
 def soundscape_jobs(files, cfg) -> list[Job]:
     return [Job(record_path(cfg.embedding_path, "soundscapes", Path(f).name), Path(f).name,
-                (lambda f=f: load_audio(f, cfg.sample_rate)), "soundscapes") for f in files]
+                (lambda f=f: load_audio(f, cfg.sample_rate))) for f in files]
 
 
 def embed_jobs(jobs: list, model, class_indices, cfg, progress: bool = True) -> dict:
-    """Write every job's record (resuming); returns the summary (also ``<embedding_path>/summary.json``)."""
+    """Write every job's record (resuming); returns the summary (``write_summary`` saves it)."""
     todo = [j for j in jobs if not valid_record(j.out)]
     damaged = [j.name for j in todo if j.out.is_file()]
     mapped = np.array([bool(ix) for ix in class_indices])

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..util import atomic
+from .base import sigmoid
 
 HEAD_NAME = "{model}_head.npz"   # beside the checkpoints: it travels with them to the inference kernel
 
@@ -38,7 +39,7 @@ class Head:
         return x @ self.coef.T + self.intercept
 
     def probs(self, emb: np.ndarray) -> np.ndarray:
-        return (1.0 / (1.0 + np.exp(-np.clip(self.logits(emb), -60, 60)))).astype(np.float32)
+        return sigmoid(self.logits(emb)).astype(np.float32)
 
     def save(self, path) -> Path:
         with atomic.replacing(path) as tmp, open(tmp, "wb") as f:

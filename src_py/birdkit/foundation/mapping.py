@@ -69,11 +69,7 @@ class ClassMap:
         z = np.asarray(logits, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.n_model_labels:
             raise ValueError(f"ClassMap.apply takes [n, {self.n_model_labels}] logits, got {list(z.shape)}")
-        out = np.zeros((len(z), len(self.classes)), np.float32)
-        for c, cols in enumerate(self.columns):
-            if cols:
-                out[:, c] = z[:, cols].max(axis=1)
-        return out
+        return map_logits(z, self.columns)
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame({"primary_label": self.classes, "scientific_name": self.scientific, "how": self.how,
@@ -133,3 +129,14 @@ def map_classes(taxonomy: pd.DataFrame, labels: Labels, genus_backoff: bool = Tr
             text = f"{len(codes)} label{'s' if len(codes) > 1 else ''}: {text}" + ("; …" if len(codes) > _SHOWN else "")
         classes.append(label), names.append(sci), columns.append(list(cols)), how.append(kind), matched.append(text)
     return ClassMap(classes, names, columns, how, matched, len(labels))
+
+
+def map_logits(logits: np.ndarray, columns) -> np.ndarray:
+    """``[n, classes]``: per class, the max over its label ``columns``' logits (0 for an unmapped
+    class). ``ClassMap.apply`` with its shape check; members and the cache call it on the plain
+    column lists their specs carry."""
+    out = np.zeros((len(logits), len(columns)), np.float32)
+    for c, ix in enumerate(columns):
+        if ix:
+            out[:, c] = np.asarray(logits)[:, list(ix)].max(axis=1)
+    return out

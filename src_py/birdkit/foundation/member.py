@@ -18,13 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import frames, pool, window_offsets
+from .base import frames, pool, sigmoid, window_offsets
+from .mapping import map_logits
 
 KINDS = ("head", "zeroshot")
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
 
 @dataclass
@@ -82,15 +79,6 @@ class FoundationMember:
     def window_probs(self, wave: np.ndarray, n_windows: int) -> np.ndarray:
         """``[n_windows, classes]`` probabilities of a soundscape decoded at ``sample_rate``."""
         return self.from_pooled(*self.pooled(wave, n_windows))
-
-
-def map_logits(logits: np.ndarray, class_indices) -> np.ndarray:
-    """``[n, classes]``: per class, the max over its labels' logits (0 for an unmapped class)."""
-    out = np.zeros((len(logits), len(class_indices)), np.float32)
-    for c, ix in enumerate(class_indices):
-        if ix:
-            out[:, c] = logits[:, list(ix)].max(axis=1)
-    return out
 
 
 def member_spec(kind: str, cfg, classes, class_indices, head_path: str = "", weight: float = 1.0) -> dict:

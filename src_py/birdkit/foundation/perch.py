@@ -58,8 +58,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..util.accelerator import cpu_cores
 from .base import FoundationError, FoundationModel, Labels
-from .birdnet import cores
 
 MODEL_GLOB = "perch_v2*.onnx"
 SAVED_MODEL = "saved_model.pb"
@@ -203,7 +203,7 @@ class Perch(FoundationModel):
                  batch_size: int = 32, search_roots=(), remove_mean: bool = False):
         self.path = find_model(path, search_roots)
         self.runtime = pick_runtime(self.path, runtime)
-        self.threads = threads or cores()
+        self.threads = threads or cpu_cores()
         self.batch_size = batch_size
         self.remove_mean = remove_mean
         self._call = self._model = self.labels_path = None

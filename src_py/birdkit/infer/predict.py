@@ -24,7 +24,6 @@ and round alike):
 """
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ import torch
 from ..data.competition import SOUNDSCAPE_DIRS
 from ..data.tables import check_submission_columns
 from ..metrics import file_stems
+from ..util.accelerator import cpu_cores  # noqa: F401  (projection, bench)
 from ..util.progress import progress_bar
 from .backends import resolve_backend
 from .budget import Budget
@@ -88,10 +88,6 @@ class InferenceResult:
 
 
 AUTO_POOL_MIN_FILES = 64  # starting workers costs 5-10 s: worth it for Kaggle's ~700 files, not for a dry run
-
-
-def cpu_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def worker_count(setting: int, n_files: int) -> int:

@@ -7,6 +7,7 @@ naming the GPU, its capability, what this torch supports and what to pick instea
 """
 from __future__ import annotations
 
+import os
 import re
 
 import torch
@@ -62,3 +63,8 @@ def check(cuda=None, version: str | None = None) -> list[str]:
             raise UnusableGPUError(unusable_message(name, capability, arch_list, version or torch.__version__))
         names.append(name)
     return names
+
+
+def cpu_cores() -> int:
+    """The CPU cores this process may use (its affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
