@@ -120,3 +120,29 @@ def test_inference_notebook_loads_no_training_code_no_dataloader_no_opencv():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert re.search(r"\[\] \[\]", proc.stdout)
+
+
+def named_imports(root: Path) -> list[tuple[str, int, str, str]]:
+    """Every ``from birdkit... import name`` in ``root``'s files, lazy (in-function) ones included."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module \
+                    and node.module.split(".")[0] in ("birdkit", "birdkit_tools"):
+                out += [(str(path.relative_to(ROOT)), node.lineno, node.module, a.name) for a in node.names]
+    return out
+
+
+def test_every_lazy_import_names_something_that_exists():
+    """Function-level imports run only when the function does: a renamed helper must not wait for it."""
+    import importlib
+    missing = []
+    for where, line, module, name in named_imports(ROOT / "src_py") + named_imports(ROOT / "tests"):
+        owner = importlib.import_module(module)
+        if name == "*" or hasattr(owner, name):
+            continue
+        try:
+            importlib.import_module(f"{module}.{name}")   # a submodule not yet imported
+        except ModuleNotFoundError:
+            missing.append(f"{where}:{line}: from {module} import {name}")
+    assert not missing, missing

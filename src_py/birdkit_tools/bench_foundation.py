@@ -484,12 +484,12 @@ def run_foundation(work, files=FOUNDATION_FILES, repeats: int = 3, threads: int 
                    seconds: float = 0.0, params=FOUNDATION_PARAMS, model_name: str = "", perch: bool = True,
                    recipe: bool = True) -> tuple[list[dict], dict]:
     """Every foundation row, measured in this run: (rows, what was measured on)."""
-    from birdkit.foundation.birdnet import cores
+    from birdkit.util.accelerator import cpu_cores
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     files = cut_files(files, seconds, work / "audio")
-    all_cores = threads or cores()
+    all_cores = threads or cpu_cores()
     thread_counts = sorted({all_cores, 1}, reverse=True)
     rows = []
     for part, run in (("birdnet", birdnet_rows), ("perch", perch_rows if perch else None)):
