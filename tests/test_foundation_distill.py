@@ -98,9 +98,10 @@ def test_crops_start_on_the_grid_and_carry_their_own_teacher_window(tones, tmp_p
 
 
 @pytest.mark.parametrize("head", ["classifier", "sed"])
-def test_features_come_with_the_same_logits(head):
-    cfg = Config(model_name="birdkit_cnn", in_chans=1, n_mels=64, n_fft=1024, head=head, freq_pool="bands",
-                 train_seconds=2.0)
+@pytest.mark.parametrize("backbone", [{"model_name": "birdkit_cnn", "in_chans": 1, "freq_pool": "bands"},
+                                      {"model_name": "efficientnet_b0", "in_chans": 3}])   # the GPU kernels' kind
+def test_features_come_with_the_same_logits(head, backbone):
+    cfg = Config(**backbone, pretrained=False, n_mels=64, n_fft=1024, head=head, train_seconds=2.0)
     model = build_model(cfg, CLASSES, distill_dim=DIM).eval()
     image = model.image(torch.randn(2, cfg.train_samples))
     with torch.no_grad():

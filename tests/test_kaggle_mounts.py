@@ -140,3 +140,44 @@ def test_a_2024_folder_is_found_under_the_mounts(tmp_path):
     (comp / "train_metadata.csv").unlink()
     with pytest.raises(FileNotFoundError, match="lacks train.csv or train_metadata.csv"):
         find_competition_dir(str(comp), str(tmp_path / "input"))
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_the_teacher_embeddings_of_an_embeddings_kernel_are_found(layout, tmp_path, capsys):
+    """A training kernel that distils reads the embeddings kernel's output (``<mount>/embeddings/<model>``);
+    the run's own cache, or embedding_dir, comes first; with none, the run's own path (its check names it)."""
+    from birdkit.config import Config
+    from birdkit.notebook.paths import find_embeddings
+    inputs = tmp_path / "input"
+    mount = inputs / LAYOUTS[layout]("birdkit-embeddings") / "embeddings" / "birdnet"
+    (mount / "train").mkdir(parents=True)
+    (mount / "summary_train.json").write_text("{}")
+    (inputs / LAYOUTS[layout]("birdkit-train") / "embeddings" / "perch").mkdir(parents=True)   # another model's
+    cfg = Config(run_dir=str(tmp_path / "run"), kaggle_input=str(inputs), foundation_model="birdnet",
+                 distill_weight=1.0)
+    assert find_embeddings(cfg) == mount
+    own = tmp_path / "run" / "embeddings" / "birdnet"
+    (own / "train").mkdir(parents=True)
+    assert find_embeddings(cfg) == own                       # this run's 25_embeddings wrote it
+    chosen = Config(**{**cfg.__dict__, "embedding_dir": str(tmp_path / "mine")})
+    assert find_embeddings(chosen) == tmp_path / "mine"      # as set, even before it exists
+    nothing = Config(**{**cfg.__dict__, "run_dir": str(tmp_path / "other"), "kaggle_input": str(tmp_path / "none")})
+    assert find_embeddings(nothing) == tmp_path / "other" / "embeddings" / "birdnet"
+
+
+def test_a_training_notebook_that_distils_takes_the_kernels_teacher(tmp_path, capsys):
+    import yaml
+
+    from birdkit.notebook import session
+    inputs = tmp_path / "input"
+    comp = make_competition(inputs / LAYOUTS["competitions"]("birdclef-2025"))
+    mount = inputs / LAYOUTS["notebooks"]("birdkit-embeddings") / "embeddings" / "birdnet"
+    (mount / "train").mkdir(parents=True)
+    (mount / "summary_train.json").write_text("{}")
+    params = {"data_dir": str(comp), "run_dir": str(tmp_path / "run"), "kaggle_input": str(inputs),
+              "foundation_model": "birdnet", "data_source": "audio"}
+    cfg, _ = session.start({**params, "distill_weight": 1.0}, "train")
+    assert cfg.embedding_path == mount and f"[train] teacher embeddings: {mount}" in capsys.readouterr().out
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["config"]["embedding_dir"] == str(mount)
+    cfg, _ = session.start(params, "train")                 # no distillation: nothing looked up
+    assert cfg.embedding_dir == "" and "teacher" not in capsys.readouterr().out

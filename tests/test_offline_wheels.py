@@ -325,6 +325,12 @@ def test_staged_kernels_for_the_foundation_recipe_install_birdnet(tmp_path, stan
     for key in ("eda", "spectrograms", "dataset-check", "train"):   # they never load the model
         assert "install-foundation" not in kernels[key]["ids"]
         assert kernels[key]["meta"]["dataset_sources"] == [code_ref]
+    # the embeddings kernel's output: the distilling trainers' teacher, and the head of infer and the teachers
+    embeddings, train = "someone/birdkit-embeddings", "someone/birdkit-train"
+    assert kernels["train"]["meta"]["kernel_sources"] == [embeddings]
+    assert infer["meta"]["kernel_sources"] == [train, embeddings]
+    assert kernels["selftrain-r2"]["meta"]["kernel_sources"] == ["someone/birdkit-selftrain-r1", embeddings]
+    assert all(kernels[k]["meta"]["kernel_sources"] == [] for k in ("eda", "spectrograms", "embeddings"))
     # the cell itself, where nothing fits: the submission kernel goes on without the members, loudly
     empty = tmp_path / "input"
     empty.mkdir()
@@ -350,6 +356,8 @@ def test_perch_kernels_attach_the_kaggle_model(tmp_path):
     assert kernels["selftrain"]["meta"]["model_sources"] == [PERCH_MODEL]
     assert kernels["selftrain"]["meta"]["dataset_sources"] == ["someone/birdkit-code"]   # Perch needs no wheel
     assert all(kernels[k]["meta"]["model_sources"] == [] for k in ("eda", "spectrograms", "dataset-check", "train"))
+    assert infer["meta"]["kernel_sources"] == ["someone/birdkit-train"]   # zero-shot alone reads no head
+    assert kernels["train"]["meta"]["kernel_sources"] == []                # no distillation
     # a kernel's own model_sources, whatever its params; and the kaggle CLI's form for them
     settings = load_settings(ROOT, env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
     own = "someone/my-model/pyTorch/default/3"

