@@ -4,6 +4,7 @@ ensemble; and params/foundation.yaml's settings."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -66,3 +67,58 @@ def test_foundation_settings_without_a_model_are_refused():
         Config(foundation_members=("head",))
     with pytest.raises(ConfigError, match="distill_weight"):
         Config(distill_weight=1.0)
+
+
+@pytest.mark.slow
+def test_kaggle_chain_embeddings_kernel_then_distilling_train_kernel_then_infer_with_its_head(foundation_run,
+                                                                                              tmp_path, root):
+    """The staged kernels as Kaggle chains them: the embeddings kernel's output (this run's cache and
+    head) attached to the train kernel, which distils from it, then both to the inference kernel, which
+    scores with the head it finds there. Offline; only the mount root, working folder and model size
+    are set here."""
+    import logging
+    import shutil
+
+    import nbformat
+    import papermill as pm
+    import yaml
+
+    from birdkit_tools.kaggle.stage import stage
+    from test_kaggle_layout import check_submission, kaggle_input
+
+    run, demo = foundation_run
+    inputs = kaggle_input(tmp_path, demo)
+    mount = inputs / "notebooks" / "someone" / "birdkit-embeddings"          # the embeddings kernel's output
+    shutil.copytree(run / "embeddings", mount / "embeddings")
+    (mount / "checkpoints").mkdir()
+    shutil.copy(run / "checkpoints" / "birdnet_head.npz", mount / "checkpoints")
+    params = tmp_path / "kaggle-foundation.yaml"
+    params.write_text(yaml.safe_dump({"include": str(root / "params" / "smoke.yaml"), "foundation_model": "birdnet",
+                                      "foundation_members": ["head"], "distill_weight": 0.5, "backend": "torch"}))
+    manifest = stage(root, tmp_path / "staging", str(params), env={"KAGGLE_OWNER": "someone", "HOME": str(tmp_path)})
+    kernels = {k["key"]: k for k in manifest["kernels"]}
+    assert "someone/birdkit-embeddings" in kernels["train"]["kernel_sources"]
+    assert "someone/birdkit-embeddings" in kernels["infer"]["kernel_sources"]
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+
+    def run_kernel(key: str, **parameters) -> str:
+        working = tmp_path / f"working-{key}"
+        working.mkdir()
+        executed = tmp_path / f"{key}.ipynb"
+        pm.execute_notebook(str(next(Path(kernels[key]["folder"]).glob("*.ipynb"))), str(executed),
+                            kernel_name="birdkit", cwd=str(working), progress_bar=False,
+                            parameters={"kaggle_input": str(inputs), "run_dir": str(working), **parameters})
+        return "".join(o.get("text", "") for c in nbformat.read(executed, as_version=4).cells
+                       for o in c.get("outputs", []))
+
+    printed = run_kernel("train")
+    assert f"teacher embeddings: {mount / 'embeddings' / 'birdnet'}" in printed
+    history = pd.read_csv(tmp_path / "working-train" / "history.csv")
+    assert (history["train_distill_loss"] > 0).all()
+    trained = inputs / "notebooks" / "someone" / "birdkit-train"
+    shutil.rmtree(trained)
+    shutil.copytree(tmp_path / "working-train", trained)                      # the train kernel's output
+    printed = run_kernel("infer", submission_path=str(tmp_path / "working-infer" / "submission.csv"))
+    assert "2 of 2 member(s) loaded: 1 checkpoint(s) (backend torch), 1 pretrained-model member(s)" in printed
+    assert f"[foundation] head member: {mount / 'checkpoints' / 'birdnet_head.npz'}" in printed
+    check_submission(tmp_path / "working-infer" / "submission.csv", inputs / "competitions" / "birdclef-2025")

@@ -131,6 +131,7 @@ def member_specs(cfg, taxonomy, classes, weights=(), head_roots=()) -> list:
             head = head_path(cfg)
             if not head.is_file():
                 head = next(iter(_search(head_roots, HEAD_NAME.format(model=cfg.foundation_model))), head)
+            print(f"[foundation] head member: {head}")
         specs.append(member_spec(kind, cfg, classes, class_map.columns, str(head), weight))
     return specs
 
