@@ -25,3 +25,20 @@ def test_members_blends_and_the_table():
     table = summary_table(results, 0.5)
     assert "| baseline (log-mel logistic regression) | 0.500 |" in table
     assert "| BirdNET zero-shot (mapped classes only) | 0.800 ± 0.100 | 3 |" in table
+
+
+def test_weights_chosen_on_validation_take_the_member_that_ranks_right():
+    from birdkit_tools.weights_on_validation import blend, choose
+
+    truth = np.array([[1, 0], [0, 1], [1, 0], [0, 1], [1, 1], [0, 0]], dtype=float)
+    rng = np.random.default_rng(0)
+    noise, right, wrong = rng.random((6, 2)), truth * 0.8 + 0.1, 1 - truth    # wrong: every pair inverted
+    probs = np.stack([noise, right, wrong]).astype(np.float32)
+    masks = np.ones((3, 2), bool)
+    weights, auc = choose(probs, truth, masks)
+    assert auc == 1.0 and weights[1] > 0 and weights[2] == 0 and weights[0] <= weights[1]
+    assert weights == (0.0, 0.5, 0.0)                                         # the first of the equals
+    masked = masks.copy()
+    masked[1, 1] = False                                  # "right" has no score for b: b is the others' average
+    mixed = blend(probs, (0.0, 1.0, 1.0), masked)
+    assert np.allclose(mixed[:, 1], pd.DataFrame(wrong[:, 1]).rank(pct=True).to_numpy()[:, 0])
