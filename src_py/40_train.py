@@ -15,6 +15,9 @@
 # - `val_fold: -1` trains on everything (last epoch kept); `folds: [0, 1, 2]` trains three fold
 #   models, listed in `checkpoints/ensemble.json` for the inference notebook
 # - mixed precision and `channels_last` with a GPU; `ddp_processes`: several GPUs (DDP)
+# - distillation (`distill_weight`, `distill_kd_weight`; docs/foundation.md): a cosine loss to a
+#   pretrained model's cached embedding of the same crop, from 25_embeddings in this run folder or,
+#   on Kaggle, the embeddings kernel's output (found under `kaggle_input`; `embedding_dir` overrides)
 
 # %% tags=["parameters"]
 data_dir = ""
