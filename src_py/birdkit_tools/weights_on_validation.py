@@ -55,7 +55,7 @@ def validation_probs(cfg: Config, data: str) -> dict:
     """``{source: (probs [members, windows, classes], targets [windows, classes], masks)}``."""
     tables = session.load_tables(Path(data), cfg.run_dir)
     inputs = training_inputs(cfg, tables, cfg.run_dir)
-    paths = find_checkpoints((), cfg.run_dir, "/nonexistent", rounds="last")[:1]   # fold 0: never saw them
+    paths = find_checkpoints((), cfg.run_dir, "/nonexistent", rounds="all")[:1]   # round 0, fold 0: the test rows'
     ens = load_ensemble(paths, "torch", cfg.run_path / "export",
                         foundation=foundation_specs(cfg, tables.layout, tables.classes))
     out = {}
