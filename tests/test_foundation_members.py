@@ -30,6 +30,23 @@ def test_masked_average_leaves_a_member_out_of_its_unscored_classes():
     np.testing.assert_allclose(plain, [[0.65, 0.1, 0.15]], atol=1e-6)
 
 
+def test_ensemble_weights_are_the_checkpoints_then_the_members(capsys):
+    from birdkit.infer.predict import split_weights
+
+    specs = [{"kind": "head"}, {"kind": "zeroshot"}]
+    assert split_weights([1.0, 2.0, 0.5], 1, specs, True) == [1.0]               # foundation.yaml's form
+    assert [s["weight"] for s in specs] == [2.0, 0.5] and capsys.readouterr().out == ""
+    specs = [{"kind": "head"}, {"kind": "zeroshot"}]
+    assert split_weights([1.0, 2.0, 1.0], 3, specs, True) == [1.0, 2.0, 1.0]     # 3 folds: the checkpoints'
+    assert all("weight" not in s for s in specs)
+    assert "the 2 pretrained-model member(s) weigh 1 each" in capsys.readouterr().out
+    assert split_weights([1.0, 2.0], 1, [], True) == [1.0]                      # members dropped on Kaggle
+    assert "the foundation members are not loaded" in capsys.readouterr().out
+    assert split_weights([1.0, 2.0], 3, specs, True) == [1.0, 2.0]              # load_ensemble names the fix
+    with pytest.raises(ValueError, match=r"then one per pretrained-model member \(head, zeroshot\): 5 in all"):
+        load_ensemble(["a.pth", "b.pth", "c.pth"], "torch", "/nonexistent", weights=[1.0, 2.0], foundation=specs)
+
+
 def test_head_learns_separable_embeddings_and_round_trips(tmp_path):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 16)) * 3

@@ -264,8 +264,10 @@ def load_ensemble(paths, backend: str, work_dir, threads=0, frontend_in_graph=Fa
     checkpoints; with them, ``paths`` may be empty."""
     paths, foundation = list(paths), list(foundation)
     if weights and len(weights) != len(paths):
+        also = (f", then one per pretrained-model member ({', '.join(s['kind'] for s in foundation)}): "
+                f"{len(paths) + len(foundation)} in all") if foundation else ""
         raise ValueError(f"ensemble_weights has {len(weights)} weights for {len(paths)} checkpoints: "
-                         f"give one per checkpoint, in the order {[str(p) for p in paths]}")
+                         f"give one per checkpoint, in the order {[str(p) for p in paths]}{also}")
     members, contract, kept, errors = [], None, [], []
     for i, path in enumerate(paths):
         try:

@@ -123,18 +123,33 @@ class Plan:
         """``paths`` loaded as this plan says, with ``cfg``'s chunking and front-end placement
         (``kwargs``: ``load_ensemble``'s ``weights``, ``skip_broken``)."""
         backend = self.asked if self.device == "cpu" and self.asked else self.backend
-        weights, foundation = list(kwargs.pop("weights", ())), list(kwargs.pop("foundation", ()))
-        if weights and foundation and len(weights) == len(paths) + len(foundation):
-            for spec, w in zip(foundation, weights[len(paths):]):   # ensemble_weights: checkpoints, then these
-                spec["weight"] = float(w)
-            weights = weights[:len(paths)]
-        elif weights and not foundation and cfg.foundation_members and len(weights) > len(paths):
-            print(f"ensemble_weights: the foundation members are not loaded, so only the checkpoints' "
-                  f"{weights[:len(paths)]} of {weights} are used")
-            weights = weights[:len(paths)]
+        foundation = list(kwargs.pop("foundation", ()))
+        weights = split_weights(list(kwargs.pop("weights", ())), len(paths), foundation, bool(cfg.foundation_members))
         return load_ensemble(paths, backend, work_dir, self.threads, cfg.frontend_in_graph,
                              chunk_seconds=cfg.infer_chunk_seconds, device=self.device, weights=weights,
                              foundation=foundation, **kwargs)
+
+
+def split_weights(weights: list, n_checkpoints: int, foundation: list, members_configured: bool) -> list:
+    """``ensemble_weights`` -> the checkpoints' weights; the pretrained-model members' (listed after
+    the checkpoints' ones) go into their ``foundation`` specs. Any other length is passed on for
+    ``load_ensemble`` to check; a list that fits the checkpoints alone leaves the members at 1, and
+    says so (``params/foundation.yaml``'s three weights are for one checkpoint)."""
+    if not weights:
+        return weights
+    if foundation and len(weights) == n_checkpoints + len(foundation):
+        for spec, w in zip(foundation, weights[n_checkpoints:]):
+            spec["weight"] = float(w)
+        return weights[:n_checkpoints]
+    if foundation and len(weights) == n_checkpoints:
+        print(f"ensemble_weights: {weights} are the {n_checkpoints} checkpoints' weights; the {len(foundation)} "
+              f"pretrained-model member(s) weigh 1 each (to weight them, list one weight per checkpoint, then "
+              f"one per member: {n_checkpoints + len(foundation)} in all)")
+    elif not foundation and members_configured and len(weights) > n_checkpoints:
+        print(f"ensemble_weights: the foundation members are not loaded, so only the checkpoints' "
+              f"{weights[:n_checkpoints]} of {weights} are used")
+        return weights[:n_checkpoints]
+    return weights
 
 
 def inference_plan(cfg: Config, n_files: int = 0, use_gpu: bool = False) -> Plan:
