@@ -212,6 +212,12 @@ class Config:
         return Path(self.embedding_dir) if self.embedding_dir else self.run_path / "embeddings" / self.foundation_model
 
     @property
+    def distils(self) -> bool:
+        """Training learns from a pretrained model's cached outputs (``distill_weight`` or
+        ``distill_kd_weight`` > 0): it needs the teacher's embedding cache."""
+        return self.distill_weight > 0 or self.distill_kd_weight > 0
+
+    @property
     def checkpoint_dir(self) -> Path:
         return self.run_path / "checkpoints"
 

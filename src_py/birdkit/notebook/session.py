@@ -34,7 +34,7 @@ def start(namespace: dict, stage: str):
     if stage in TRAINING_STAGES:   # a misspelt augmentation step fails here, not after pseudo-labelling
         from ..augment.registry import check_augment  # inference loads no augmentation code
         check_augment(cfg)
-        if cfg.distill_weight > 0 or cfg.distill_kd_weight > 0:   # the teacher: this run's cache or a kernel's
+        if cfg.distils:   # the teacher: this run's cache or a kernel's
             teacher = find_embeddings(cfg)
             if teacher != cfg.embedding_path:
                 cfg = dataclasses.replace(cfg, embedding_dir=str(teacher))

@@ -109,7 +109,7 @@ def make_training_data(cfg: Config, classes, train_df, val_df=None, *, backgroun
 
 def make_teacher(cfg: Config, classes, train_df) -> TeacherBank | None:
     """The training recordings' teacher outputs when ``cfg`` distils (every record checked now)."""
-    if not (cfg.distill_weight > 0 or cfg.distill_kd_weight > 0):
+    if not cfg.distils:
         return None
     if cfg.data_source not in ("waves", "audio"):
         raise ConfigError(f"distillation (distill_weight, distill_kd_weight) trains on waveform crops: set "

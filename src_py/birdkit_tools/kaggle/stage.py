@@ -197,10 +197,9 @@ def reads_embeddings(notebook: str, cfg: Config) -> bool:
     """Whether ``notebook`` run with ``cfg`` reads the embeddings kernel's output: training that distils
     (the teacher's embedding cache), and self-training or inference with the ``head`` member (the head
     it trained)."""
-    distils = cfg.distill_weight > 0 or cfg.distill_kd_weight > 0
     head = "head" in cfg.foundation_members
     teacher_head = head and cfg.pseudo_foundation
-    return ((notebook in ("40_train", "50_self_training") and distils)
+    return ((notebook in ("40_train", "50_self_training") and cfg.distils)
             or (notebook == "70_inference" and head) or (notebook == "50_self_training" and teacher_head))
 
 
